@@ -1,0 +1,3 @@
+from fnhost.cli.main import app
+
+app()

@@ -1,0 +1,44 @@
+"""The application factory."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from typing import Any
+
+from fastapi import FastAPI
+
+import fnhost
+from fnhost.api import errors
+from fnhost.api.middleware import GunzipRequests, RequestId
+from fnhost.api.routes import calls, files, functions, identity, sessions
+from fnhost.services.platform import Platform
+
+BackgroundTask = Callable[[], Coroutine[Any, Any, None]]
+
+
+def create_app(platform: Platform, *, background: Sequence[BackgroundTask] = ()) -> FastAPI:
+    """The HTTP API over `platform`; `background` tasks run for the app's lifetime."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        tasks = [asyncio.create_task(task()) for task in background]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    app = FastAPI(
+        title="fnhost",
+        version=fnhost.__version__,
+        description="Self-hosted Python functions with the CDF Functions API.",
+        lifespan=lifespan,
+    )
+    app.state.platform = platform
+    errors.install(app)
+    for router in (functions.router, calls.router, files.router, sessions.router, identity.router):
+        app.include_router(router)
+    app.add_middleware(GunzipRequests, max_bytes=platform.settings.request_body_max_bytes)
+    app.add_middleware(RequestId)
+    return app

@@ -1,0 +1,79 @@
+"""Every error leaves in CDF's shape: {"error": {"code", "message", "missing"?, "duplicated"?}}."""
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+
+from fnhost import errors
+from fnhost.api.responses import WireJSON
+
+logger = logging.getLogger(__name__)
+
+STATUS: dict[type[errors.FnhostError], int] = {
+    errors.InvalidInput: 400,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.Unauthenticated: 401,
+    errors.Forbidden: 403,
+    errors.PayloadTooLarge: 413,
+}
+
+
+def error_response(
+    status: int,
+    message: str,
+    *,
+    missing: list[dict[str, Any]] | None = None,
+    duplicated: list[dict[str, Any]] | None = None,
+) -> WireJSON:
+    body: dict[str, Any] = {"code": status, "message": message}
+    if missing:
+        body["missing"] = missing
+    if duplicated:
+        body["duplicated"] = duplicated
+    return WireJSON({"error": body}, status_code=status)
+
+
+def status_of(error: errors.FnhostError) -> int:
+    if error.missing:
+        # CDF answers unknown ids with 400 + missing; the SDK turns that into NotFound/None.
+        return 400
+    for kind in type(error).__mro__:
+        if kind in STATUS:
+            return STATUS[kind]
+    return 400
+
+
+def _describe(error: dict[str, Any]) -> str:
+    location = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+    message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    return f"{location}: {message}" if location else message
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every failure into the CDF error shape."""
+
+    @app.exception_handler(errors.FnhostError)
+    async def _domain(_request: Request, error: errors.FnhostError) -> WireJSON:
+        return error_response(
+            status_of(error), error.message, missing=error.missing, duplicated=error.duplicated
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, error: RequestValidationError) -> WireJSON:
+        messages = [_describe(e) for e in error.errors()]
+        return error_response(400, "Invalid request: " + "; ".join(messages))
+
+    @app.exception_handler(HTTPException)
+    async def _http(_request: Request, error: HTTPException) -> WireJSON:
+        return error_response(error.status_code, str(error.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> WireJSON:
+        logger.exception(
+            "unhandled error", extra={"action": "unhandled_error", "path": request.url.path}
+        )
+        return error_response(500, "Internal server error; the server log has the details")

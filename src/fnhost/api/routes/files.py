@@ -1,0 +1,110 @@
+"""The Files subset used to upload function code."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request, Response
+
+from fnhost import errors
+from fnhost.api import responses
+from fnhost.api.deps import PlatformDep, require
+from fnhost.api.responses import WireJSON
+from fnhost.auth import capabilities as caps
+from fnhost.auth.principal import Principal
+from fnhost.schemas.common import MAX_ID, ByIds, EmptyObject, Identifier
+from fnhost.schemas.files import DownloadLink, FileCreate
+from fnhost.services import files as files_service
+
+router = APIRouter(tags=["files"])
+PREFIX = "/api/v1/projects/{project}/files"
+
+Reader = Annotated[Principal, Depends(require(caps.FILES_READ))]
+Writer = Annotated[Principal, Depends(require(caps.FILES_WRITE))]
+
+
+def _parse_bool(value: str) -> bool:
+    # The SDK sends overwrite=true (v8, httpx) or overwrite=True (v7/v6, requests).
+    lowered = value.lower()
+    if lowered not in ("true", "false"):
+        raise errors.InvalidInput(f"overwrite must be true or false, not {value!r}")
+    return lowered == "true"
+
+
+@router.post(PREFIX, status_code=201)
+async def create_file(
+    request: Request,
+    project: str,
+    body: FileCreate,
+    platform: PlatformDep,
+    _: Writer,
+    overwrite: str = "false",
+) -> WireJSON:
+    """Create a file entry; upload its bytes with a PUT to the returned `uploadUrl`."""
+    created, upload_key = await files_service.create(
+        platform, project=project, body=body, overwrite=_parse_bool(overwrite)
+    )
+    created.upload_url = str(request.url_for("upload_file", upload_key=upload_key))
+    return responses.wire(created, status_code=201)
+
+
+@router.put("/api/v1/files/upload/{upload_key}", name="upload_file")
+async def upload_file(upload_key: str, request: Request, platform: PlatformDep) -> WireJSON:
+    """Upload a file's bytes. The URL itself is the credential (SDK v7/v6 send no token)."""
+    await files_service.upload(platform, upload_key=upload_key, content=await request.body())
+    return responses.wire(EmptyObject())
+
+
+@router.post(PREFIX + "/byids")
+async def retrieve_files(project: str, body: ByIds, platform: PlatformDep, _: Reader) -> WireJSON:
+    """Retrieve file metadata by id or external id."""
+    found = await files_service.retrieve(
+        platform, project=project, items=body.items, ignore_unknown=bool(body.ignore_unknown_ids)
+    )
+    return responses.items(found)
+
+
+@router.post(PREFIX + "/delete")
+async def delete_files(project: str, body: ByIds, platform: PlatformDep, _: Writer) -> WireJSON:
+    """Delete files (deployed functions keep their own snapshot of the code)."""
+    await files_service.delete(
+        platform, project=project, items=body.items, ignore_unknown=bool(body.ignore_unknown_ids)
+    )
+    return responses.wire(EmptyObject())
+
+
+@router.post(PREFIX + "/downloadlink")
+async def download_links(
+    request: Request, project: str, body: ByIds, platform: PlatformDep, _: Reader
+) -> WireJSON:
+    """Links that download the files' bytes without a token."""
+    links = await files_service.download_links(platform, project=project, items=body.items)
+    return responses.items(
+        [
+            DownloadLink(
+                id=file_id,
+                download_url=str(request.url_for("download_file", file_id=file_id, token=token)),
+            )
+            for file_id, token in links
+        ]
+    )
+
+
+@router.get("/api/v1/files/download/{file_id}/{token}", name="download_file")
+async def download_file(file_id: int, token: str, platform: PlatformDep) -> Response:
+    """The bytes behind a download link."""
+    row, content = await files_service.download(platform, file_id=file_id, token=token)
+    media_type = row.attributes.get("mime_type") or "application/octet-stream"
+    return Response(content, media_type=media_type)
+
+
+@router.get(PREFIX + "/{fileId}")
+async def get_file(
+    project: str,
+    file_id: Annotated[int, Path(alias="fileId", ge=1, le=MAX_ID)],
+    platform: PlatformDep,
+    _: Reader,
+) -> WireJSON:
+    """Retrieve one file's metadata."""
+    found = await files_service.retrieve(
+        platform, project=project, items=[Identifier(id=file_id)], ignore_unknown=False
+    )
+    return responses.wire(found[0])

@@ -1,0 +1,46 @@
+"""Capabilities as CDF spells them: `ACL:ACTION`, e.g. `functionsAcl:READ`."""
+
+from collections import defaultdict
+
+FUNCTIONS_READ = "functionsAcl:READ"
+FUNCTIONS_WRITE = "functionsAcl:WRITE"
+FUNCTIONS_RUN = "functionsAcl:RUN"
+FILES_READ = "filesAcl:READ"
+FILES_WRITE = "filesAcl:WRITE"
+SESSIONS_CREATE = "sessionsAcl:CREATE"
+SESSIONS_LIST = "sessionsAcl:LIST"
+SESSIONS_DELETE = "sessionsAcl:DELETE"
+DATASETS_READ = "datasetsAcl:READ"
+DATASETS_WRITE = "datasetsAcl:WRITE"
+
+ALL = (
+    FUNCTIONS_READ,
+    FUNCTIONS_WRITE,
+    FUNCTIONS_RUN,
+    FILES_READ,
+    FILES_WRITE,
+    SESSIONS_CREATE,
+    SESSIONS_LIST,
+    SESSIONS_DELETE,
+    DATASETS_READ,
+    DATASETS_WRITE,
+)
+
+
+def parse(text: str) -> str:
+    """Validate `text` as one known capability and return it."""
+    if text not in ALL:
+        raise ValueError(f"unknown capability {text!r}; known: {', '.join(ALL)}")
+    return text
+
+
+def as_cdf(capabilities: frozenset[str]) -> list[dict[str, object]]:
+    """Capabilities in the shape of CDF's token/inspect: one entry per ACL with its actions."""
+    actions: dict[str, list[str]] = defaultdict(list)
+    for capability in sorted(capabilities):
+        acl, action = capability.split(":")
+        actions[acl].append(action)
+    return [
+        {acl: {"actions": acts, "scope": {"all": {}}}, "projectScope": {"allProjects": {}}}
+        for acl, acts in actions.items()
+    ]

@@ -1,0 +1,30 @@
+"""Function secrets, sealed at rest with a key that never leaves the server."""
+
+import json
+import os
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+
+class SecretsBox:
+    """Seals and opens a function's secrets (a str->str map) with Fernet (AES + HMAC)."""
+
+    def __init__(self, key: bytes) -> None:
+        self._fernet = Fernet(key)
+
+    @classmethod
+    def from_key_file(cls, path: Path) -> "SecretsBox":
+        """Load the key at `path`, creating it (mode 0600) on first use."""
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(Fernet.generate_key())
+        return cls(path.read_bytes().strip())
+
+    def seal(self, secrets: dict[str, str]) -> str:
+        return self._fernet.encrypt(json.dumps(secrets).encode()).decode()
+
+    def open(self, sealed: str) -> dict[str, str]:
+        opened: dict[str, str] = json.loads(self._fernet.decrypt(sealed.encode()))
+        return opened

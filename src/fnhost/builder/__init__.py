@@ -1,0 +1,1 @@
+"""Turning an uploaded code zip into a runnable function: unpack, validate, build environment."""

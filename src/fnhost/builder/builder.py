@@ -1,0 +1,168 @@
+"""The builder: turns Queued functions into Ready (or Failed) ones, a few at a time."""
+
+import asyncio
+import contextlib
+import logging
+import shutil
+from pathlib import Path
+
+from fnhost.builder import unpack, validate
+from fnhost.builder.environments import Environments
+from fnhost.builder.errors import BuildFailed
+from fnhost.services import deployments
+from fnhost.services.deployments import BuildJob
+from fnhost.services.platform import Platform
+
+logger = logging.getLogger(__name__)
+
+POLL_SECONDS = 5.0
+IMPORT_CHECK_SECONDS = 60
+IMPORT_CHECK = """
+import importlib, sys, traceback
+sys.path.insert(0, sys.argv[1])
+try:
+    module = importlib.import_module(sys.argv[2])
+except BaseException:
+    traceback.print_exc()
+    sys.exit(3)
+if not callable(getattr(module, "handle", None)):
+    sys.exit(4)
+"""
+
+
+class Builder:
+    def __init__(self, platform: Platform, environments: Environments) -> None:
+        self._platform = platform
+        self._environments = environments
+        self._layout = platform.settings.layout
+        self._wakeup = asyncio.Event()
+        self._building: set[int] = set()
+        self._slots = asyncio.Semaphore(platform.settings.build_concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        """Build until cancelled."""
+        await deployments.requeue_interrupted(self._platform)
+        try:
+            while True:
+                self._wakeup.clear()
+                await self._start_pending()
+                await self._remove_deleted()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), POLL_SECONDS)
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _start_pending(self) -> None:
+        for function_id in await deployments.pending(self._platform):
+            if function_id in self._building:
+                continue
+            self._building.add(function_id)
+            task = asyncio.create_task(self._build(function_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _remove_deleted(self) -> None:
+        """Remove the code of functions that no longer exist."""
+        if not self._layout.functions.exists():
+            return
+        existing = await deployments.existing_ids(self._platform)
+        for directory in self._layout.functions.iterdir():
+            if directory.name.isdigit() and int(directory.name) not in existing | self._building:
+                await asyncio.to_thread(shutil.rmtree, directory, True)
+
+    async def _build(self, function_id: int) -> None:
+        try:
+            async with self._slots:
+                job = await deployments.start(self._platform, function_id=function_id)
+                if job is None:
+                    return
+                try:
+                    python, version = await self._deploy(job)
+                except BuildFailed as failure:
+                    await deployments.fail(
+                        self._platform,
+                        function_id=function_id,
+                        message=failure.message,
+                        trace=failure.trace,
+                    )
+                except Exception as error:
+                    logger.exception("build crashed", extra={"action": "build_crashed"})
+                    await deployments.fail(
+                        self._platform,
+                        function_id=function_id,
+                        message=f"fnhost could not build the function: {error}",
+                        trace="",
+                    )
+                else:
+                    await deployments.succeed(
+                        self._platform,
+                        function_id=function_id,
+                        environment=python,
+                        runtime_version=version,
+                    )
+        finally:
+            self._building.discard(function_id)
+
+    async def _deploy(self, job: BuildJob) -> tuple[str, str]:
+        settings = self._platform.settings
+        content = self._platform.blobs.get(job.code_digest)
+        home = self._layout.functions / str(job.function_id)
+        await asyncio.to_thread(shutil.rmtree, home, True)
+        staging = home / "unpacked"
+        await asyncio.to_thread(
+            unpack.unpack,
+            content,
+            staging,
+            max_bytes=settings.code_max_unpacked_bytes,
+            max_files=settings.code_max_files,
+        )
+        root = validate.find_code_root(staging, job.function_path)
+        validate.check_handle(root / job.function_path, job.function_path)
+        requirements_file = root / "requirements.txt"
+        requirements = requirements_file.read_text() if requirements_file.is_file() else ""
+        environment = await self._environments.ensure(
+            requirements=requirements,
+            runtime=job.runtime,
+            index_url=job.index_url,
+            extra_index_urls=job.extra_index_urls,
+        )
+        code = self._layout.code(job.function_id)
+        root.rename(code)
+        await self._import_check(environment.python, code, job.function_path)
+        return environment.python, environment.runtime_version
+
+    async def _import_check(self, python: str, code: Path, function_path: str) -> None:
+        """Import the handler once in its environment, so import errors fail the deploy."""
+        module = function_path[: -len(".py")].replace("/", ".")
+        process = await asyncio.create_subprocess_exec(
+            python,
+            "-I",
+            "-c",
+            IMPORT_CHECK,
+            str(code),
+            module,
+            cwd=code,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env={"PATH": "/usr/local/bin:/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"},
+            start_new_session=True,
+        )
+        try:
+            out, _ = await asyncio.wait_for(process.communicate(), IMPORT_CHECK_SECONDS)
+        except TimeoutError:
+            process.kill()
+            raise BuildFailed(
+                f"Importing {function_path} took longer than {IMPORT_CHECK_SECONDS} seconds"
+            ) from None
+        output = out.decode(errors="replace")
+        if process.returncode == 4:
+            raise BuildFailed(f"{function_path} defines no callable 'handle'")
+        if process.returncode != 0:
+            last = output.strip().splitlines()[-1] if output.strip() else "import failed"
+            raise BuildFailed(f"Importing {function_path} failed: {last}", trace=output)

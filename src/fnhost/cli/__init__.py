@@ -1,0 +1,1 @@
+"""The `fnhost` command line."""

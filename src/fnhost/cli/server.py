@@ -1,0 +1,86 @@
+"""Composition of the embedded deployment: database, API, dispatcher, builder, one process."""
+
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+
+from fnhost.api.app import create_app
+from fnhost.auth.secrets_box import SecretsBox
+from fnhost.blobs import BlobStore
+from fnhost.builder.builder import Builder
+from fnhost.builder.environments import Environments
+from fnhost.builder.runtimes import discover
+from fnhost.executor.dispatcher import Dispatcher
+from fnhost.executor.local import LocalExecutor
+from fnhost.services import tokens as tokens_service
+from fnhost.services.platform import Platform
+from fnhost.settings import Settings
+from fnhost.store import migrate
+from fnhost.store.engine import Database
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Server:
+    app: FastAPI
+    platform: Platform
+    admin_token: str
+    admin_token_file: str | None
+
+
+def _admin_token(settings: Settings) -> tuple[str, str | None]:
+    """The configured admin token, or the one in the data directory (created on first start)."""
+    if settings.admin_token:
+        return settings.admin_token, None
+    path = settings.layout.admin_token
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(32) + "\n")
+    return path.read_text().strip(), str(path)
+
+
+@asynccontextmanager
+async def embedded(settings: Settings) -> AsyncIterator[Server]:
+    """Everything of an embedded server, ready to serve; disposed of on exit."""
+    layout = settings.layout
+    layout.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(layout.root, 0o700)
+    db = Database(settings.effective_database_url)
+    try:
+        await migrate.upgrade(db.engine)
+        runtimes = discover(settings.runtime_interpreters)
+        if settings.default_runtime not in runtimes:
+            logger.warning(
+                "default runtime %s not found on this machine; available: %s",
+                settings.default_runtime,
+                ", ".join(runtimes) or "none",
+            )
+        platform = Platform(
+            settings=settings,
+            db=db,
+            blobs=BlobStore(layout.blobs),
+            secrets_box=SecretsBox.from_key_file(layout.secret_key),
+            runtimes={name: runtime.version for name, runtime in runtimes.items()},
+        )
+        token, token_file = _admin_token(settings)
+        await tokens_service.register_admin(platform, token=token)
+        dispatcher = Dispatcher(platform, LocalExecutor(settings))
+        environments = Environments(
+            settings.environments_dir or layout.environments,
+            runtimes=runtimes,
+            default_sdk=settings.default_cognite_sdk_version,
+        )
+        builder = Builder(platform, environments)
+        platform.wake_dispatcher = dispatcher.wake
+        platform.wake_builder = builder.wake
+        app = create_app(platform, background=[dispatcher.run, builder.run])
+        yield Server(app=app, platform=platform, admin_token=token, admin_token_file=token_file)
+    finally:
+        await db.dispose()

@@ -1,0 +1,22 @@
+"""The interface between the dispatcher and whatever runs calls (local processes, Ray)."""
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from fnhost.services.dispatch import CallJob, Outcome
+
+# Receives each log line of a running call: (epoch ms, text).
+LogSink = Callable[[int, str], None]
+
+
+class Executor(Protocol):
+    async def run(self, job: CallJob, log: LogSink) -> Outcome:
+        """Run one call to its end and describe how it ended. Never raises for user errors."""
+        ...
+
+    async def close(self) -> None:
+        """Stop everything this executor started."""
+        ...
+
+
+Flush = Callable[[list[tuple[int, str]]], Awaitable[None]]

@@ -1,0 +1,89 @@
+"""The dispatcher: claims queued calls, runs them on an executor within the concurrency limit,
+and writes each outcome back. A wake-up (a call was created) means no call waits for a poll."""
+
+import asyncio
+import contextlib
+import logging
+import uuid
+
+from fnhost.executor.base import Executor
+from fnhost.executor.logs import CallLogBuffer
+from fnhost.services import dispatch as dispatch_service
+from fnhost.services.dispatch import CallJob, Outcome
+from fnhost.services.platform import Platform
+
+logger = logging.getLogger(__name__)
+
+# A safety net only: wake-ups make calls start at once; this bounds a missed one.
+POLL_SECONDS = 1.0
+
+
+class Dispatcher:
+    def __init__(self, platform: Platform, executor: Executor) -> None:
+        self._platform = platform
+        self._executor = executor
+        self._claimant = uuid.uuid4().hex
+        self._wakeup = asyncio.Event()
+        self._running: set[asyncio.Task[None]] = set()
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        """Dispatch until cancelled; on the way out, end the calls this dispatcher was running."""
+        # Calls left running by an earlier process of this server can never finish now.
+        await dispatch_service.recover(self._platform, claimant=None)
+        try:
+            while True:
+                self._wakeup.clear()
+                await self._dispatch_free_slots()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), POLL_SECONDS)
+        finally:
+            await self._stop()
+
+    async def _dispatch_free_slots(self) -> None:
+        free = self._platform.settings.max_concurrent_calls - len(self._running)
+        if free <= 0:
+            return
+        try:
+            jobs = await dispatch_service.claim(self._platform, limit=free, claimant=self._claimant)
+        except Exception:
+            logger.exception("claiming calls failed", extra={"action": "claim_failed"})
+            return
+        for job in jobs:
+            task = asyncio.create_task(self._run(job))
+            self._running.add(task)
+            task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self.wake()  # a slot is free
+
+    async def _run(self, job: CallJob) -> None:
+        async def store(lines: list[tuple[int, str]]) -> None:
+            await dispatch_service.append_logs(self._platform, call_id=job.call_id, lines=lines)
+
+        logs = CallLogBuffer(
+            store,
+            max_bytes=self._platform.settings.call_log_max_bytes,
+            max_line_chars=self._platform.settings.log_line_max_chars,
+        )
+        logs.start()
+        try:
+            outcome = await self._executor.run(job, logs.add)
+        except asyncio.CancelledError:
+            await logs.close()
+            raise
+        except Exception as error:
+            logger.exception("executor failed", extra={"action": "executor_failed"})
+            outcome = Outcome("failed", error_message=f"fnhost could not run the call: {error}")
+        await logs.close()
+        await dispatch_service.finish(self._platform, job=job, outcome=outcome)
+
+    async def _stop(self) -> None:
+        for task in self._running:
+            task.cancel()
+        await asyncio.gather(*self._running, return_exceptions=True)
+        await asyncio.shield(dispatch_service.recover(self._platform, claimant=self._claimant))
+        await self._executor.close()

@@ -1,0 +1,122 @@
+"""Run one call of a user's `handle` and report the outcome on a result pipe.
+
+Started as `python -I -u main.py` in the function's environment. The request (JSON) comes on
+stdin; stdout and stderr are the call's logs; the outcome is one JSON object written to the
+file descriptor named in the request. Standard library only.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+ALLOWED_PARAMETERS = ("data", "client", "secrets", "function_call_info")
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _user_trace(error: BaseException) -> str:
+    """The traceback without this runtime's own frames, so it starts in the user's code."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(error), error, tb))
+
+
+def _module_name(function_path: str) -> str:
+    return function_path[: -len(".py")].replace("/", ".")
+
+
+def _make_client(request: dict[str, Any]) -> Any:
+    try:
+        from cognite.client import ClientConfig, CogniteClient, global_config
+        from cognite.client.credentials import Token
+    except ImportError:
+        sys.stderr.write(
+            "fnhost: cognite-sdk is not installed in this function's environment; "
+            "`client` is None\n"
+        )
+        return None
+    global_config.disable_pypi_version_check = True
+    return CogniteClient(
+        ClientConfig(
+            client_name="fnhost-function",
+            project=request["project"],
+            base_url=request["base_url"],
+            credentials=Token(request["token"]),
+        )
+    )
+
+
+def _arguments(handle: Any, request: dict[str, Any]) -> dict[str, Any]:
+    available: dict[str, Callable[[], Any]] = {
+        "data": lambda: request.get("data"),
+        "secrets": lambda: request.get("secrets") or {},
+        "function_call_info": lambda: request["call_info"],
+        "client": lambda: _make_client(request),
+    }
+    names = inspect.signature(handle).parameters
+    return {name: available[name]() for name in names if name in available}
+
+
+def run(request: dict[str, Any]) -> dict[str, Any]:
+    """Import the handler, call it, and describe the outcome as a JSON-able dict."""
+    code_dir = request["code_dir"]
+    os.chdir(code_dir)
+    sys.path.insert(0, code_dir)
+    try:
+        module = importlib.import_module(_module_name(request["function_path"]))
+        handle = getattr(module, "handle", None)
+        if not callable(handle):
+            return {
+                "state": "failed",
+                "message": f"{request['function_path']} defines no callable 'handle'",
+                "trace": "",
+            }
+        response = handle(**_arguments(handle, request))
+    except BaseException as error:  # every failure of user code, SystemExit included
+        return {"state": "failed", "message": _describe(error), "trace": _user_trace(error)}
+    try:
+        encoded = json.dumps(response, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        return {
+            "state": "failed",
+            "message": f"The function's return value is not JSON: {_describe(error)}",
+            "trace": "",
+        }
+    limit = request["response_max_bytes"]
+    if len(encoded.encode()) > limit:
+        return {
+            "state": "failed",
+            "message": f"The function's response is {len(encoded.encode())} bytes; "
+            f"the limit is {limit} bytes",
+            "trace": "",
+        }
+    return {"state": "completed", "response": encoded}
+
+
+def main() -> None:
+    request = json.loads(sys.stdin.buffer.read())
+    result_fd = request["result_fd"]
+    os.set_inheritable(result_fd, False)
+    outcome = run(request)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with os.fdopen(result_fd, "wb") as result:
+        result.write(json.dumps(outcome).encode())
+    # Skip interpreter teardown: leftover threads or atexit hooks of user code must not keep
+    # a finished call alive.
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""CDF wire models: camelCase on the wire, snake_case in Python."""

@@ -1,0 +1,64 @@
+"""Shapes shared by every resource: identifiers, by-ids requests, time ranges, list envelopes."""
+
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+T = TypeVar("T")
+
+MAX_ID = 2**53 - 1
+
+
+class WireModel(BaseModel):
+    """Base of every wire model: camelCase aliases, unknown fields ignored like CDF does."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    def wire(self) -> dict[str, Any]:
+        """The JSON body: camelCase, with unset optional fields left out (never null)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class Identifier(WireModel):
+    """`{"id": n}` or `{"externalId": "s"}`: exactly one of the two."""
+
+    id: int | None = Field(None, ge=1, le=MAX_ID)
+    external_id: str | None = Field(None, min_length=1, max_length=255)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "Identifier":
+        if (self.id is None) == (self.external_id is None):
+            raise ValueError("each item must have exactly one of 'id' and 'externalId'")
+        return self
+
+    def wire(self) -> dict[str, Any]:
+        return {"id": self.id} if self.id is not None else {"externalId": self.external_id}
+
+
+class InternalId(WireModel):
+    id: int = Field(ge=1, le=MAX_ID)
+
+
+class ByIds(WireModel):
+    items: list[Identifier] = Field(min_length=1, max_length=10_000)
+    ignore_unknown_ids: bool | None = False
+
+
+class ByInternalIds(WireModel):
+    items: list[InternalId] = Field(min_length=1, max_length=10_000)
+    ignore_unknown_ids: bool | None = False
+
+
+class TimeRange(WireModel):
+    min: int | None = Field(None, ge=0)
+    max: int | None = Field(None, ge=0)
+
+
+class Items(WireModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class EmptyObject(WireModel):
+    pass

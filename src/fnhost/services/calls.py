@@ -1,0 +1,197 @@
+"""Calls as clients see them: create (durably queued), list, retrieve, response, logs."""
+
+import json
+from datetime import timedelta
+
+from sqlalchemy import ColumnElement
+
+from fnhost import clock, errors
+from fnhost.auth.principal import Principal
+from fnhost.schemas.calls import CallCreate, CallFilter, CallRead, CallResponse, LogEntry
+from fnhost.services import cursors
+from fnhost.services import sessions as sessions_service
+from fnhost.services.platform import Platform
+from fnhost.store import calls as calls_store
+from fnhost.store import functions as functions_store
+from fnhost.store.tables import Call
+
+# Internal state -> the status clients see. A call is Running from creation until it ends,
+# because the SDK's wait loop stops on any other value.
+STATUS = {
+    "queued": "Running",
+    "running": "Running",
+    "completed": "Completed",
+    "failed": "Failed",
+    "timeout": "Timeout",
+}
+STATE = {
+    "Completed": ["completed"],
+    "Failed": ["failed"],
+    "Timeout": ["timeout"],
+    "Running": ["queued", "running"],
+}
+
+
+def to_read(row: Call) -> CallRead:
+    error = None
+    if row.error_message is not None:
+        error = {"message": row.error_message, "trace": row.error_trace or ""}
+    return CallRead.model_validate(
+        {
+            "id": row.id,
+            "status": STATUS[row.state],
+            "start_time": row.start_time,
+            "end_time": row.end_time,
+            "function_id": row.function_id,
+            "schedule_id": row.schedule_id,
+            "scheduled_time": row.scheduled_time,
+            "error": error,
+        }
+    )
+
+
+async def create(
+    platform: Platform,
+    *,
+    project: str,
+    function_id: int,
+    principal: Principal,
+    body: CallCreate,
+) -> CallRead:
+    """Store the call as queued (durable before this returns) and wake the dispatcher."""
+    data_bytes = len(json.dumps(body.data).encode())
+    if data_bytes > platform.settings.call_data_max_bytes:
+        raise errors.PayloadTooLarge(
+            f"The call's data is {data_bytes} bytes; the limit is "
+            f"{platform.settings.call_data_max_bytes} (FNHOST_CALL_DATA_MAX_BYTES)"
+        )
+    now = clock.now()
+    async with platform.db.write() as session:
+        function = await functions_store.get(session, project=project, function_id=function_id)
+        if function is None:
+            raise errors.NotFound("Function not found", missing=[{"id": function_id}])
+        if body.nonce:
+            bound = await sessions_service.bind(session, project=project, nonce=body.nonce)
+        else:
+            # Without a nonce (curl, scripts), the call runs as its caller.
+            bound, _ = await sessions_service.capture(
+                session,
+                project=project,
+                principal=principal,
+                kind="TOKEN_EXCHANGE",
+                status="ACTIVE",
+                ttl=timedelta(seconds=platform.settings.call_timeout_seconds * 2 + 3600),
+            )
+        row = await calls_store.insert(
+            session,
+            project=project,
+            function_id=function_id,
+            state="queued",
+            start_time=clock.to_ms(now),
+            data=body.data,
+            session_id=bound.id,
+        )
+        function.last_called = row.start_time
+        read = to_read(row)
+    platform.wake_dispatcher()
+    return read
+
+
+def _conditions(filter: CallFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if filter.status is not None:
+        conditions.append(Call.state.in_(STATE[filter.status]))
+    if filter.schedule_id is not None:
+        conditions.append(Call.schedule_id == filter.schedule_id)
+    for column, time_range in (
+        (Call.start_time, filter.start_time),
+        (Call.end_time, filter.end_time),
+    ):
+        if time_range is not None and time_range.min is not None:
+            conditions.append(column >= time_range.min)
+        if time_range is not None and time_range.max is not None:
+            conditions.append(column <= time_range.max)
+    return conditions
+
+
+async def _require_function(platform: Platform, *, project: str, function_id: int) -> None:
+    async with platform.db.read() as session:
+        if await functions_store.get(session, project=project, function_id=function_id) is None:
+            raise errors.NotFound("Function not found", missing=[{"id": function_id}])
+
+
+async def list_calls(
+    platform: Platform,
+    *,
+    project: str,
+    function_id: int,
+    filter: CallFilter | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[CallRead], str | None]:
+    """A page of a function's calls, newest first, and the cursor of the next page."""
+    await _require_function(platform, project=project, function_id=function_id)
+    async with platform.db.read() as session:
+        rows = await calls_store.list_where(
+            session,
+            project=project,
+            function_id=function_id,
+            conditions=_conditions(filter or CallFilter()),
+            before_id=cursors.decode(cursor),
+            limit=limit + 1,
+        )
+    page = rows[:limit]
+    next_cursor = cursors.encode(page[-1].id) if len(rows) > limit else None
+    return [to_read(row) for row in page], next_cursor
+
+
+async def retrieve(
+    platform: Platform, *, project: str, function_id: int, ids: list[int], ignore_unknown: bool
+) -> list[CallRead]:
+    async with platform.db.read() as session:
+        rows = await calls_store.get_many(
+            session, project=project, function_id=function_id, ids=ids
+        )
+    known = {row.id: row for row in rows}
+    missing = [{"id": i} for i in dict.fromkeys(ids) if i not in known]
+    if missing and not ignore_unknown:
+        raise errors.NotFound("Function calls not found", missing=missing)
+    return [to_read(known[i]) for i in dict.fromkeys(ids) if i in known]
+
+
+async def _get_row(platform: Platform, *, project: str, function_id: int, call_id: int) -> Call:
+    async with platform.db.read() as session:
+        row = await calls_store.get(
+            session, project=project, function_id=function_id, call_id=call_id
+        )
+    if row is None:
+        raise errors.NotFound(
+            f"Function call {call_id} of function {function_id} not found",
+            missing=[{"id": call_id}],
+        )
+    return row
+
+
+async def get(platform: Platform, *, project: str, function_id: int, call_id: int) -> CallRead:
+    return to_read(
+        await _get_row(platform, project=project, function_id=function_id, call_id=call_id)
+    )
+
+
+async def response(
+    platform: Platform, *, project: str, function_id: int, call_id: int
+) -> CallResponse:
+    """The call's JSON response; null until it completes, and for failed calls."""
+    row = await _get_row(platform, project=project, function_id=function_id, call_id=call_id)
+    value = json.loads(row.response) if row.response is not None else None
+    return CallResponse(call_id=row.id, function_id=row.function_id, response=value)
+
+
+async def logs(
+    platform: Platform, *, project: str, function_id: int, call_id: int
+) -> list[LogEntry]:
+    """The call's log lines so far (also while it runs)."""
+    row = await _get_row(platform, project=project, function_id=function_id, call_id=call_id)
+    async with platform.db.read() as session:
+        lines = await calls_store.logs(session, call_id=row.id)
+    return [LogEntry(timestamp=line.timestamp, message=line.message) for line in lines]

@@ -1,0 +1,165 @@
+"""Calls as the dispatcher sees them: claim queued ones, record logs and outcomes, recover."""
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from fnhost import clock
+from fnhost.services import sessions as sessions_service
+from fnhost.services.platform import Platform
+from fnhost.store import calls as calls_store
+from fnhost.store.tables import Call, Function
+
+logger = logging.getLogger(__name__)
+
+Terminal = Literal["completed", "failed", "timeout"]
+
+
+@dataclass(frozen=True)
+class CallJob:
+    """Everything an executor needs to run one call, resolved before it starts."""
+
+    call_id: int
+    project: str
+    function_id: int
+    function_path: str
+    code_dir: Path
+    environment: str
+    env_vars: dict[str, str]
+    secrets: dict[str, str]
+    data: Any
+    call_info: dict[str, Any]
+    cpu: float
+    memory_gb: float
+    timeout_seconds: int
+    base_url: str
+    token: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a call ended."""
+
+    state: Terminal
+    response: str | None = None
+    error_message: str | None = None
+    error_trace: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _call_info(call: Call) -> dict[str, Any]:
+    info: dict[str, Any] = {"function_id": call.function_id, "call_id": call.id}
+    if call.schedule_id is not None:
+        info["schedule_id"] = call.schedule_id
+        info["scheduled_time"] = call.scheduled_time
+    return info
+
+
+def _job(platform: Platform, call: Call, function: Function, token: str) -> CallJob:
+    settings = platform.settings
+    secrets = platform.secrets_box.open(function.secrets_sealed) if function.secrets_sealed else {}
+    return CallJob(
+        call_id=call.id,
+        project=call.project,
+        function_id=function.id,
+        function_path=function.function_path,
+        code_dir=settings.layout.code(function.id),
+        environment=function.environment or "",
+        env_vars=dict(function.env_vars or {}),
+        secrets=secrets,
+        data=call.data,
+        call_info=_call_info(call),
+        cpu=function.cpu,
+        memory_gb=function.memory,
+        timeout_seconds=settings.call_timeout_seconds,
+        base_url=settings.effective_public_url,
+        token=token,
+    )
+
+
+async def claim(platform: Platform, *, limit: int, claimant: str) -> list[CallJob]:
+    """Claim up to `limit` runnable calls; calls that cannot run are ended here with a reason."""
+    now = clock.now()
+    jobs: list[CallJob] = []
+    async with platform.db.write() as session:
+        for call, function in await calls_store.queued_of_failed_functions(session):
+            await calls_store.finish(
+                session,
+                call_id=call.id,
+                from_states=["queued"],
+                state="failed",
+                end_time=clock.to_ms(now),
+                error_message=f"The function's deployment failed: {function.error_message}",
+                error_trace=function.error_trace or "",
+            )
+        claimed = await calls_store.claim_queued(session, limit=limit, claimant=claimant)
+        ttl = timedelta(seconds=platform.settings.call_timeout_seconds + 60)
+        for call, function in claimed:
+            try:
+                token = await sessions_service.mint_token(
+                    session, session_id=call.session_id or 0, ttl=ttl
+                )
+            except sessions_service.SessionUnusable as error:
+                await calls_store.finish(
+                    session,
+                    call_id=call.id,
+                    from_states=["running"],
+                    state="failed",
+                    end_time=clock.to_ms(now),
+                    error_message=error.message,
+                    error_trace="",
+                )
+                continue
+            jobs.append(_job(platform, call, function, token))
+    return jobs
+
+
+async def append_logs(platform: Platform, *, call_id: int, lines: list[tuple[int, str]]) -> None:
+    async with platform.db.write() as session:
+        await calls_store.append_logs(session, call_id=call_id, lines=lines)
+
+
+async def finish(platform: Platform, *, job: CallJob, outcome: Outcome) -> None:
+    """Record the call's outcome and drop the token it ran with."""
+    async with platform.db.write() as session:
+        await calls_store.finish(
+            session,
+            call_id=job.call_id,
+            from_states=["running"],
+            state=outcome.state,
+            end_time=clock.to_ms(clock.now()),
+            response=outcome.response,
+            error_message=outcome.error_message,
+            error_trace=outcome.error_trace,
+        )
+        await sessions_service.forget_token(session, token=job.token)
+    logger.info(
+        "call finished",
+        extra={"action": "call_finished", "call_id": job.call_id, "state": outcome.state},
+    )
+
+
+async def recover(platform: Platform, *, claimant: str | None) -> list[int]:
+    """End calls that were running when their dispatcher stopped: user code runs at most once."""
+    async with platform.db.write() as session:
+        ids = await calls_store.finish_all_running(
+            session,
+            claimant=claimant,
+            state="failed",
+            end_time=clock.to_ms(clock.now()),
+            error_message="The server stopped while this call was running; it was not re-run",
+            error_trace="",
+        )
+    if ids:
+        logger.warning(
+            "ended calls interrupted by a stop",
+            extra={"action": "calls_recovered", "call_ids": ids},
+        )
+    return ids
+
+
+def response_json(value: Any) -> str:
+    return json.dumps(value)

@@ -1,0 +1,59 @@
+"""Resolving `{"id"}`/`{"externalId"}` lists the CDF way: 400 + `missing` for unknown ones."""
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol, TypeVar
+
+from fnhost import errors
+from fnhost.schemas.common import Identifier
+
+
+class HasIdentity(Protocol):
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def external_id(self) -> str | None: ...
+
+
+Row = TypeVar("Row", bound=HasIdentity)
+
+
+def split(items: Sequence[Identifier]) -> tuple[list[int], list[str]]:
+    ids = [item.id for item in items if item.id is not None]
+    external_ids = [item.external_id for item in items if item.external_id is not None]
+    return ids, external_ids
+
+
+def match(
+    items: Sequence[Identifier], rows: Iterable[Row], *, ignore_unknown: bool, what: str
+) -> list[Row]:
+    """Rows in the order of `items`; unknown identifiers raise NotFound listing them all."""
+    by_id = {row.id: row for row in rows}
+    by_external_id = {row.external_id: row for row in by_id.values() if row.external_id}
+    found: dict[int, Row] = {}
+    missing = []
+    for item in items:
+        if item.id is not None:
+            row = by_id.get(item.id)
+        else:
+            row = by_external_id.get(item.external_id or "")
+        if row is None:
+            missing.append(item.wire())
+        else:
+            found.setdefault(row.id, row)
+    if missing and not ignore_unknown:
+        raise errors.NotFound(f"{what} not found", missing=missing)
+    return list(found.values())
+
+
+def reject_duplicates(items: Sequence[Identifier]) -> None:
+    """A request naming the same resource twice is a 400 with `duplicated`, as in CDF."""
+    seen: set[tuple[str, object]] = set()
+    duplicated = []
+    for item in items:
+        key = ("id", item.id) if item.id is not None else ("externalId", item.external_id)
+        if key in seen:
+            duplicated.append(item.wire())
+        seen.add(key)
+    if duplicated:
+        raise errors.InvalidInput("Duplicate identifiers in request", duplicated=duplicated)

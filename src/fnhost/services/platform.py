@@ -1,0 +1,28 @@
+"""What every use case needs, built once by the CLI and passed down."""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from fnhost.auth.secrets_box import SecretsBox
+from fnhost.blobs import BlobStore
+from fnhost.settings import Settings
+from fnhost.store.engine import Database
+
+
+def _nothing() -> None:
+    return None
+
+
+@dataclass
+class Platform:
+    """Settings, the database, the blob store and the signals to background workers."""
+
+    settings: Settings
+    db: Database
+    blobs: BlobStore
+    secrets_box: SecretsBox
+    # Runtime name (e.g. "py311") -> "Python 3.11.7", for the runtimes this server really has.
+    runtimes: Mapping[str, str]
+    # Wakes the dispatcher (a call was queued) and the builder (a function was created).
+    wake_dispatcher: Callable[[], None] = field(default=_nothing)
+    wake_builder: Callable[[], None] = field(default=_nothing)

@@ -1,0 +1,152 @@
+"""Sessions: a caller's identity captured behind a one-time nonce, and the tokens it mints."""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fnhost import clock, errors
+from fnhost.auth import tokens
+from fnhost.auth.principal import Principal
+from fnhost.schemas.sessions import SessionCreate, SessionRead
+from fnhost.services.platform import Platform
+from fnhost.store import sessions as sessions_store
+from fnhost.store import tokens as tokens_store
+from fnhost.store.tables import Session
+
+USABLE = ("READY", "ACTIVE")
+
+
+class SessionUnusable(errors.InvalidInput):
+    """The session of this call or schedule can no longer be used."""
+
+
+def _nonce_hash(nonce: str) -> str:
+    return hashlib.sha256(nonce.encode()).hexdigest()
+
+
+def to_read(row: Session, *, nonce: str | None = None) -> SessionRead:
+    return SessionRead.model_validate(
+        {
+            "id": row.id,
+            "type": row.type,
+            "status": row.status,
+            "nonce": nonce,
+            "creation_time": row.creation_time,
+            "expiration_time": row.expiration_time,
+            "client_id": row.client_id,
+        }
+    )
+
+
+async def capture(
+    session: AsyncSession,
+    *,
+    project: str,
+    principal: Principal,
+    kind: str,
+    status: str,
+    ttl: timedelta,
+    client_id: str | None = None,
+) -> tuple[Session, str]:
+    """Store `principal`'s identity in `project` as a session; returns it and its nonce."""
+    now = clock.now()
+    nonce = secrets.token_urlsafe(32)
+    row = await sessions_store.insert(
+        session,
+        project=project,
+        type=kind,
+        status=status,
+        nonce_hash=_nonce_hash(nonce),
+        subject=principal.subject,
+        capabilities=sorted(principal.capabilities),
+        client_id=client_id,
+        creation_time=clock.to_ms(now),
+        expiration_time=clock.to_ms(now + ttl),
+    )
+    return row, nonce
+
+
+async def create(
+    platform: Platform, *, project: str, principal: Principal, body: SessionCreate
+) -> SessionRead:
+    """POST /sessions: capture the caller (token exchange) behind a fresh nonce."""
+    if body.type == "CLIENT_CREDENTIALS":
+        raise errors.InvalidInput(
+            "Client-credentials sessions need an identity provider or a registered client; "
+            "this server has neither configured. Use tokenExchange instead."
+        )
+    ttl = timedelta(hours=platform.settings.session_ttl_hours)
+    async with platform.db.write() as session:
+        row, nonce = await capture(
+            session, project=project, principal=principal, kind=body.type, status="READY", ttl=ttl
+        )
+    return to_read(row, nonce=nonce)
+
+
+async def bind(session: AsyncSession, *, project: str, nonce: str) -> Session:
+    """Consume a nonce: its session becomes ACTIVE. Unknown or used nonces are a 400."""
+    row = await sessions_store.get_by_nonce(session, project=project, nonce_hash=_nonce_hash(nonce))
+    now = clock.to_ms(clock.now())
+    if row is None or row.status != "READY" or row.expiration_time <= now:
+        raise errors.InvalidInput(
+            "Failed to bind session: the nonce is unknown, expired or already used. "
+            "Create a new session (POST /sessions) and pass its nonce."
+        )
+    row.status = "ACTIVE"
+    return row
+
+
+async def retrieve(platform: Platform, *, project: str, ids: list[int]) -> list[SessionRead]:
+    async with platform.db.read() as session:
+        rows = await sessions_store.get_many(session, project=project, ids=ids)
+    known = {row.id: row for row in rows}
+    missing = [{"id": i} for i in ids if i not in known]
+    if missing:
+        raise errors.NotFound("Sessions not found", missing=missing)
+    return [to_read(known[i]) for i in dict.fromkeys(ids)]
+
+
+async def revoke(platform: Platform, *, project: str, ids: list[int]) -> list[SessionRead]:
+    """Revoke sessions: their nonces and every token minted from them stop working."""
+    async with platform.db.write() as session:
+        rows = await sessions_store.get_many(session, project=project, ids=ids)
+        known = {row.id: row for row in rows}
+        missing = [{"id": i} for i in ids if i not in known]
+        if missing:
+            raise errors.NotFound("Sessions not found", missing=missing)
+        for row in rows:
+            row.status = "REVOKED"
+            await tokens_store.revoke_for_session(session, session_id=row.id)
+    return [to_read(known[i]) for i in dict.fromkeys(ids)]
+
+
+async def mint_token(session: AsyncSession, *, session_id: int, ttl: timedelta) -> str:
+    """A short-lived bearer token carrying the session's identity, for a running call."""
+    row = await session.get(Session, session_id)
+    now = clock.now()
+    if row is None:
+        raise SessionUnusable("The call's session no longer exists")
+    if row.status not in USABLE:
+        raise SessionUnusable(f"The call's session (id {row.id}) was {row.status.lower()}")
+    if row.expiration_time <= clock.to_ms(now):
+        raise SessionUnusable(f"The call's session (id {row.id}) has expired")
+    token = tokens.generate()
+    await tokens_store.insert(
+        session,
+        token_hash=tokens.digest(token),
+        kind="session",
+        subject=row.subject,
+        projects=[row.project],
+        capabilities=row.capabilities,
+        session_id=row.id,
+        created_time=clock.to_ms(now),
+        expires_time=clock.to_ms(now + ttl),
+    )
+    return token
+
+
+async def forget_token(session: AsyncSession, *, token: str) -> None:
+    """Delete a minted token once its call has ended."""
+    await tokens_store.delete_by_hash(session, token_hash=tokens.digest(token))

@@ -1,0 +1,126 @@
+"""Settings, read once from `FNHOST_*` environment variables and passed down explicitly."""
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fnhost.layout import DataDir
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "fnhost"
+
+
+class Settings(BaseSettings):
+    """Every knob of an fnhost server. Each field is the variable `FNHOST_<NAME>`."""
+
+    model_config = SettingsConfigDict(env_prefix="FNHOST_", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Interface the HTTP server binds to.")
+    port: int = Field(8000, ge=0, le=65535, description="TCP port of the HTTP server.")
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Directory holding the database, code, environments and keys.",
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the database. Unset: a SQLite file in the data directory.",
+    )
+    environments_dir: Path | None = Field(
+        None,
+        description="Cache of built function environments. Unset: DATA_DIR/environments. "
+        "Servers on one machine may share it.",
+    )
+    public_url: str | None = Field(
+        None,
+        description="Base URL functions use to reach this server (their `client`). "
+        "Unset: http://HOST:PORT (loopback when HOST is 0.0.0.0).",
+    )
+    admin_token: str | None = Field(
+        None,
+        description="Admin bearer token. Unset: one is generated on first start and written "
+        "to DATA_DIR/admin-token (mode 0600).",
+    )
+
+    call_timeout_seconds: int = Field(
+        600, ge=1, description="Wall-clock limit of one call; past it the call ends Timeout."
+    )
+    max_concurrent_calls: int = Field(
+        16, ge=1, description="Calls running at once on this server; more wait, still Running."
+    )
+    call_data_max_bytes: int = Field(
+        9 * 1024 * 1024, ge=1, description="Largest accepted call `data`, as JSON bytes."
+    )
+    response_max_mb: int = Field(
+        1, ge=1, description="Largest call response (JSON); a larger one fails the call."
+    )
+    call_log_max_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        description="Log output kept per call; past it a truncation marker ends the logs.",
+    )
+    log_line_max_chars: int = Field(
+        10_000, ge=80, description="Longer log lines are cut to this many characters."
+    )
+
+    upload_max_bytes: int = Field(
+        100 * 1024 * 1024, ge=1, description="Largest file (code zip) accepted by an upload."
+    )
+    code_max_unpacked_bytes: int = Field(
+        500 * 1024 * 1024, ge=1, description="Largest total uncompressed size of a code zip."
+    )
+    code_max_files: int = Field(20_000, ge=1, description="Most entries a code zip may hold.")
+    build_concurrency: int = Field(2, ge=1, description="Function builds running at once.")
+
+    function_cpu_default: float = Field(1.0, gt=0, description="CPU cores of a call by default.")
+    function_cpu_max: float = Field(
+        float(os.cpu_count() or 1), gt=0, description="Most CPU cores a function may ask for."
+    )
+    function_memory_default_gb: float = Field(
+        1.5, gt=0, description="Memory (GB) of a call by default."
+    )
+    function_memory_max_gb: float = Field(
+        5.0, gt=0, description="Most memory (GB) a function may ask for."
+    )
+    default_runtime: str = Field("py311", description="Runtime of a function that names none.")
+    runtime_interpreters: dict[str, str] = Field(
+        default_factory=dict,
+        description='Interpreters of runtimes, as JSON, e.g. {"py312": "/usr/bin/python3.12"}. '
+        "Runtimes not named are looked for on PATH and in pyenv.",
+    )
+    default_cognite_sdk_version: str = Field(
+        "8.22.0",
+        description="cognite-sdk installed in function environments whose requirements.txt "
+        "does not pin one.",
+    )
+
+    session_ttl_hours: int = Field(
+        24 * 365, ge=1, description="Lifetime of a session created through POST /sessions."
+    )
+    request_body_max_bytes: int = Field(
+        32 * 1024 * 1024, ge=1024, description="Largest JSON request body (after gunzip)."
+    )
+
+    @property
+    def layout(self) -> DataDir:
+        return DataDir(self.data_dir)
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured database, or the embedded SQLite file."""
+        return self.database_url or f"sqlite+aiosqlite:///{self.layout.database}"
+
+    @property
+    def effective_public_url(self) -> str:
+        """Where functions reach this server."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def response_max_bytes(self) -> int:
+        return self.response_max_mb * 1024 * 1024

@@ -1,0 +1,1 @@
+"""Tables, queries and migrations: the only package that speaks SQL. It never commits."""

@@ -1,0 +1,144 @@
+"""Queries on calls and their logs, including the dispatcher's claim of queued calls."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import insert as sql_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fnhost.store.tables import Call, CallLog, Function
+
+QUEUED = "queued"
+RUNNING = "running"
+
+
+async def insert(session: AsyncSession, **values: Any) -> Call:
+    row = Call(**values)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def get(
+    session: AsyncSession, *, project: str, function_id: int, call_id: int
+) -> Call | None:
+    result = await session.execute(
+        select(Call).where(
+            Call.project == project, Call.function_id == function_id, Call.id == call_id
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def get_many(
+    session: AsyncSession, *, project: str, function_id: int, ids: Sequence[int]
+) -> list[Call]:
+    result = await session.execute(
+        select(Call).where(
+            Call.project == project, Call.function_id == function_id, Call.id.in_(ids)
+        )
+    )
+    return list(result.scalars())
+
+
+async def list_where(
+    session: AsyncSession,
+    *,
+    project: str,
+    function_id: int,
+    conditions: Sequence[ColumnElement[bool]],
+    before_id: int | None,
+    limit: int,
+) -> list[Call]:
+    """Calls of a function matching every condition, newest first, older than `before_id`."""
+    query = select(Call).where(
+        Call.project == project, Call.function_id == function_id, *conditions
+    )
+    if before_id is not None:
+        query = query.where(Call.id < before_id)
+    result = await session.execute(query.order_by(Call.id.desc()).limit(limit))
+    return list(result.scalars())
+
+
+async def claim_queued(
+    session: AsyncSession, *, limit: int, claimant: str
+) -> list[tuple[Call, Function]]:
+    """Mark up to `limit` queued calls of Ready functions as running, oldest first."""
+    query = (
+        select(Call.id)
+        .join(Function, Function.id == Call.function_id)
+        .where(Call.state == QUEUED, Function.status == "Ready")
+        .order_by(Call.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(of=Call, skip_locked=True)
+    ids = list((await session.execute(query)).scalars())
+    if not ids:
+        return []
+    await session.execute(
+        update(Call).where(Call.id.in_(ids)).values(state=RUNNING, claimed_by=claimant)
+    )
+    result = await session.execute(
+        select(Call, Function)
+        .join(Function, Function.id == Call.function_id)
+        .where(Call.id.in_(ids))
+        .order_by(Call.id)
+        .execution_options(populate_existing=True)
+    )
+    return [(call, function) for call, function in result.tuples()]
+
+
+async def queued_of_failed_functions(session: AsyncSession) -> list[tuple[Call, Function]]:
+    """Queued calls whose function's deploy failed: they can never run."""
+    result = await session.execute(
+        select(Call, Function)
+        .join(Function, Function.id == Call.function_id)
+        .where(Call.state == QUEUED, Function.status == "Failed")
+    )
+    return [(call, function) for call, function in result.tuples()]
+
+
+async def finish(
+    session: AsyncSession, *, call_id: int, from_states: Sequence[str], **values: Any
+) -> bool:
+    """Record a terminal outcome, unless the call already has one."""
+    result = await session.execute(
+        update(Call).where(Call.id == call_id, Call.state.in_(from_states)).values(**values)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def finish_all_running(
+    session: AsyncSession, *, claimant: str | None, **values: Any
+) -> list[int]:
+    """End every running call (of `claimant`, or of anyone): their runner is gone."""
+    query = select(Call.id).where(Call.state == RUNNING)
+    if claimant is not None:
+        query = query.where(Call.claimed_by == claimant)
+    ids = list((await session.execute(query)).scalars())
+    if ids:
+        await session.execute(update(Call).where(Call.id.in_(ids)).values(**values))
+    return ids
+
+
+async def append_logs(
+    session: AsyncSession, *, call_id: int, lines: Sequence[tuple[int, str]]
+) -> None:
+    await session.execute(
+        sql_insert(CallLog),
+        [{"call_id": call_id, "timestamp": ts, "message": message} for ts, message in lines],
+    )
+
+
+async def logs(session: AsyncSession, *, call_id: int) -> list[CallLog]:
+    result = await session.execute(
+        select(CallLog).where(CallLog.call_id == call_id).order_by(CallLog.id)
+    )
+    return list(result.scalars())
+
+
+async def count_queued(session: AsyncSession) -> int:
+    result = await session.execute(select(func.count()).where(Call.state == QUEUED))
+    return int(result.scalar_one())

@@ -1,0 +1,168 @@
+"""The schema. Timestamps are epoch milliseconds (the wire's unit), so no dialect mangles zones."""
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only autoincrements INTEGER PRIMARY KEY; BIGINT elsewhere.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}  # noqa: RUF012
+
+
+class File(Base):
+    __tablename__ = "files"
+    __table_args__ = (UniqueConstraint("project", "external_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    project: Mapped[str] = mapped_column(String(255), index=True)
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(Text)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    upload_key: Mapped[str] = mapped_column(String(64), unique=True)
+    blob_digest: Mapped[str | None] = mapped_column(String(64))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    uploaded: Mapped[bool] = mapped_column(Boolean, default=False)
+    uploaded_time: Mapped[int | None] = mapped_column(BigInteger)
+    created_time: Mapped[int] = mapped_column(BigInteger)
+    last_updated_time: Mapped[int] = mapped_column(BigInteger)
+
+
+class Function(Base):
+    __tablename__ = "functions"
+    __table_args__ = (UniqueConstraint("project", "external_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    project: Mapped[str] = mapped_column(String(255), index=True)
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(Text)
+    file_id: Mapped[int] = mapped_column(BigInteger)
+    code_digest: Mapped[str] = mapped_column(String(64))
+    function_path: Mapped[str] = mapped_column(Text)
+    secrets_sealed: Mapped[str | None] = mapped_column(Text)
+    secret_names: Mapped[list[Any] | None] = mapped_column(JSON)
+    env_vars: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    cpu: Mapped[float] = mapped_column(Float)
+    memory: Mapped[float] = mapped_column(Float)
+    runtime: Mapped[str] = mapped_column(String(16))
+    runtime_version: Mapped[str | None] = mapped_column(String(64))
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
+    index_url: Mapped[str | None] = mapped_column(Text)
+    extra_index_urls: Mapped[list[Any] | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    error_trace: Mapped[str | None] = mapped_column(Text)
+    environment: Mapped[str | None] = mapped_column(Text)
+    created_time: Mapped[int] = mapped_column(BigInteger)
+    last_called: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Call(Base):
+    """A function call. `state` is internal (queued, running, or terminal); see schemas.calls."""
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        UniqueConstraint("schedule_id", "scheduled_time"),
+        Index("ix_calls_function_id_id", "function_id", "id"),
+        Index("ix_calls_state_id", "state", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    project: Mapped[str] = mapped_column(String(255))
+    function_id: Mapped[int] = mapped_column(ForeignKey("functions.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(16))
+    start_time: Mapped[int] = mapped_column(BigInteger)
+    end_time: Mapped[int | None] = mapped_column(BigInteger)
+    data: Mapped[Any] = mapped_column(JSON, nullable=True)
+    response: Mapped[str | None] = mapped_column(Text)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    error_trace: Mapped[str | None] = mapped_column(Text)
+    session_id: Mapped[int | None] = mapped_column(BigInteger)
+    schedule_id: Mapped[int | None] = mapped_column(BigInteger)
+    scheduled_time: Mapped[int | None] = mapped_column(BigInteger)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class CallLog(Base):
+    __tablename__ = "call_logs"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+    message: Mapped[str] = mapped_column(Text)
+
+
+class Schedule(Base):
+    __tablename__ = "schedules"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    project: Mapped[str] = mapped_column(String(255), index=True)
+    function_id: Mapped[int] = mapped_column(
+        ForeignKey("functions.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    cron_expression: Mapped[str] = mapped_column(Text)
+    data: Mapped[Any] = mapped_column(JSON, nullable=True)
+    session_id: Mapped[int] = mapped_column(BigInteger)
+    created_time: Mapped[int] = mapped_column(BigInteger)
+
+
+class Token(Base):
+    """A bearer token fnhost issued. Only its SHA-256 is stored."""
+
+    __tablename__ = "tokens"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(Text)
+    projects: Mapped[list[Any] | None] = mapped_column(JSON)
+    capabilities: Mapped[list[Any]] = mapped_column(JSON)
+    session_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    created_time: Mapped[int] = mapped_column(BigInteger)
+    expires_time: Mapped[int | None] = mapped_column(BigInteger)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Session(Base):
+    """A captured identity behind a one-time nonce (POST /sessions)."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    project: Mapped[str] = mapped_column(String(255), index=True)
+    type: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    nonce_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    subject: Mapped[str] = mapped_column(Text)
+    capabilities: Mapped[list[Any]] = mapped_column(JSON)
+    client_id: Mapped[str | None] = mapped_column(Text)
+    creation_time: Mapped[int] = mapped_column(BigInteger)
+    expiration_time: Mapped[int] = mapped_column(BigInteger)

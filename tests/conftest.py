@@ -1,0 +1,81 @@
+"""Shared fixtures: real servers, SDK clients, sample functions."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from cognite.client import CogniteClient
+from cognite.client.data_classes import Function
+
+from tests.servers import RunningServer, wait_until
+
+FUNCTIONS = Path(__file__).parent / "functions"
+
+
+@pytest.fixture(scope="session")
+def environments_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One environment cache for every server of the run, as on a real machine."""
+    return tmp_path_factory.mktemp("environments")
+
+
+@pytest.fixture
+def make_server(
+    tmp_path: Path, environments_dir: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., RunningServer]]:
+    """Start servers of one's own (for restarts, settings); all are stopped at the end."""
+    started: list[RunningServer] = []
+
+    def make(env: dict[str, str] | None = None, start: bool = True) -> RunningServer:
+        server = RunningServer(
+            data_dir=tmp_path / f"data{len(started)}",
+            environments_dir=environments_dir,
+            env=env or {},
+        )
+        started.append(server)
+        return server.start() if start else server
+
+    yield make
+    for server in started:
+        if server.process is not None:
+            server.stop()
+        if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
+            print(server.logs())  # noqa: T201 - shown only for a failed test
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory, environments_dir: Path) -> Iterator[RunningServer]:
+    """One server shared by the tests that need no settings of their own."""
+    running = RunningServer(
+        data_dir=tmp_path_factory.mktemp("shared") / "data",
+        environments_dir=environments_dir,
+        env={"FNHOST_CALL_TIMEOUT_SECONDS": "5"},
+    ).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def client(server: RunningServer) -> CogniteClient:
+    """An SDK client on the shared server, in a project of this test's own."""
+    return server.client(f"test-{uuid.uuid4().hex[:10]}")
+
+
+def deploy(client: CogniteClient, folder: str, **kwargs: object) -> Function:
+    """Create a function from tests/functions/<folder> and wait until it is Ready or Failed."""
+    function = client.functions.create(
+        name=kwargs.pop("name", folder), folder=str(FUNCTIONS / folder), **kwargs  # type: ignore[arg-type]
+    )
+    return wait_until(
+        lambda: (f := client.functions.retrieve(id=function.id)) and f.status in ("Ready", "Failed") and f,
+        timeout=120,
+    )
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -1,0 +1,6 @@
+import os
+import signal
+
+
+def handle():
+    os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,5 @@
+from .util import double
+
+
+def handle(data):
+    return {"doubled": double(data["x"])}

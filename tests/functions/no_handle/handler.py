@@ -1,0 +1,2 @@
+def handler(data):
+    return data

@@ -1,0 +1,2 @@
+def handle(data):
+    return {"wrapped": True}

@@ -1,0 +1,121 @@
+"""Real `fnhost serve` processes for end-to-end tests, and SDK clients pointed at them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from cognite.client import ClientConfig, CogniteClient, global_config
+from cognite.client.credentials import Token
+
+global_config.disable_pypi_version_check = True
+
+ADMIN_TOKEN = "fnhost-test-admin-token"
+START_TIMEOUT_SECONDS = 60
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class RunningServer:
+    """One `fnhost serve` subprocess; restartable on the same data directory and port."""
+
+    data_dir: Path
+    environments_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def token(self) -> str:
+        return self.env.get("FNHOST_ADMIN_TOKEN", ADMIN_TOKEN)
+
+    def start(self) -> RunningServer:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
+        env = {
+            **os.environ,
+            "FNHOST_ADMIN_TOKEN": ADMIN_TOKEN,
+            "FNHOST_ENVIRONMENTS_DIR": str(self.environments_dir),
+            **self.env,
+        }
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "fnhost", "serve", "--port", str(self.port),
+                 "--data-dir", str(self.data_dir)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"fnhost serve exited early:\n{self.logs()}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"fnhost serve did not start in time:\n{self.logs()}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def client(self, project: str | None = None, token: str | None = None) -> CogniteClient:
+        return sdk_client(self.url, project or f"p-{uuid.uuid4().hex[:8]}", token or self.token)
+
+    def http(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token or self.token}"}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+
+def sdk_client(base_url: str, project: str, token: str) -> CogniteClient:
+    return CogniteClient(
+        ClientConfig(
+            client_name="fnhost-tests",
+            project=project,
+            base_url=base_url,
+            credentials=Token(token),
+        )
+    )
+
+
+def wait_until(predicate: Any, timeout: float = 60, interval: float = 0.05) -> Any:
+    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
