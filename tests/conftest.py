@@ -46,7 +46,9 @@ def make_server(
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory, environments_dir: Path) -> Iterator[RunningServer]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, environments_dir: Path
+) -> Iterator[RunningServer]:
     """One server shared by the tests that need no settings of their own."""
     running = RunningServer(
         data_dir=tmp_path_factory.mktemp("shared") / "data",
@@ -66,10 +68,16 @@ def client(server: RunningServer) -> CogniteClient:
 def deploy(client: CogniteClient, folder: str, **kwargs: object) -> Function:
     """Create a function from tests/functions/<folder> and wait until it is Ready or Failed."""
     function = client.functions.create(
-        name=kwargs.pop("name", folder), folder=str(FUNCTIONS / folder), **kwargs  # type: ignore[arg-type]
+        name=kwargs.pop("name", folder),
+        folder=str(FUNCTIONS / folder),
+        **kwargs,  # type: ignore[arg-type]
     )
     return wait_until(
-        lambda: (f := client.functions.retrieve(id=function.id)) and f.status in ("Ready", "Failed") and f,
+        lambda: (
+            (f := client.functions.retrieve(id=function.id))
+            and f.status in ("Ready", "Failed")
+            and f
+        ),
         timeout=120,
     )
 

@@ -59,8 +59,16 @@ class RunningServer:
         }
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "fnhost", "serve", "--port", str(self.port),
-                 "--data-dir", str(self.data_dir)],
+                [
+                    sys.executable,
+                    "-m",
+                    "fnhost",
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    "--data-dir",
+                    str(self.data_dir),
+                ],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

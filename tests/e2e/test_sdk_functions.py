@@ -29,13 +29,20 @@ def upload(client: CogniteClient, content: bytes, name: str = "code.zip") -> int
 
 def test_create_from_folder_call_response_and_logs(client: CogniteClient) -> None:
     function = client.functions.create(
-        name="echo", folder=str(FUNCTIONS / "echo_all"), external_id="echo",
-        secrets={"api-key": "s3cret"}, env_vars={"GREETING": "hi"},
-        metadata={"k": "v"}, description="echoes", owner="me@example.com",
+        name="echo",
+        folder=str(FUNCTIONS / "echo_all"),
+        external_id="echo",
+        secrets={"api-key": "s3cret"},
+        env_vars={"GREETING": "hi"},
+        metadata={"k": "v"},
+        description="echoes",
+        owner="me@example.com",
     )
     assert function.status == "Queued"
     assert function.secrets == {"api-key": "***"}
-    ready = wait_until(lambda: (f := client.functions.retrieve(id=function.id)).status == "Ready" and f)
+    ready = wait_until(
+        lambda: (f := client.functions.retrieve(id=function.id)).status == "Ready" and f
+    )
     assert ready.runtime_version and ready.runtime_version.startswith("Python 3.")
 
     call = ready.call(data={"n": 1}, wait=True)
@@ -57,8 +64,13 @@ def test_create_from_folder_call_response_and_logs(client: CogniteClient) -> Non
 def test_round_trip_fields_exactly_as_sent(client: CogniteClient) -> None:
     metadata = {"cognite-toolkit-hash": "/=abc:123", "x": " spaced "}
     function = client.functions.create(
-        name="my/fn", folder=str(FUNCTIONS / "ok"), external_id="rt", metadata=metadata,
-        description="  desc ", owner="Owner Name", env_vars={"A_B": "1"},
+        name="my/fn",
+        folder=str(FUNCTIONS / "ok"),
+        external_id="rt",
+        metadata=metadata,
+        description="  desc ",
+        owner="Owner Name",
+        env_vars={"A_B": "1"},
     )
     again = client.functions.retrieve(external_id="rt")
     for got in (function, again):
@@ -74,16 +86,24 @@ def test_create_from_function_handle(client: CogniteClient) -> None:
         return {"doubled": data["v"] * 2}
 
     function = client.functions.create(name="from-handle", function_handle=handle)
-    function = wait_until(lambda: (f := client.functions.retrieve(id=function.id)).status == "Ready" and f)
+    function = wait_until(
+        lambda: (f := client.functions.retrieve(id=function.id)).status == "Ready" and f
+    )
     assert function.call(data={"v": 21}, wait=True).get_response() == {"doubled": 42}
 
 
 def test_create_from_file_id_and_snapshot(client: CogniteClient) -> None:
-    file = client.files.upload_bytes(zip_folder("ok"), name="code.zip", external_id="code", overwrite=True)
+    file = client.files.upload_bytes(
+        zip_folder("ok"), name="code.zip", external_id="code", overwrite=True
+    )
     function = client.functions.create(name="from-file", file_id=file.id)
-    function = wait_until(lambda: (f := client.functions.retrieve(id=function.id)).status == "Ready" and f)
+    function = wait_until(
+        lambda: (f := client.functions.retrieve(id=function.id)).status == "Ready" and f
+    )
     # A later upload to the same file never changes the deployed function.
-    client.files.upload_bytes(zip_folder("raises"), name="code.zip", external_id="code", overwrite=True)
+    client.files.upload_bytes(
+        zip_folder("raises"), name="code.zip", external_id="code", overwrite=True
+    )
     call = function.call(data={"x": 41}, wait=True)
     assert call.get_response() == {"x": 42}
 
@@ -95,8 +115,12 @@ def test_nested_function_path(client: CogniteClient) -> None:
 
 
 def test_zip_with_single_top_level_folder(client: CogniteClient) -> None:
-    function = client.functions.create(name="wrapped", file_id=upload(client, zip_folder("wrapped")))
-    function = wait_until(lambda: (f := client.functions.retrieve(id=function.id)).status in ("Ready", "Failed") and f)
+    function = client.functions.create(
+        name="wrapped", file_id=upload(client, zip_folder("wrapped"))
+    )
+    function = wait_until(
+        lambda: (f := client.functions.retrieve(id=function.id)).status in ("Ready", "Failed") and f
+    )
     assert function.status == "Ready", function.error
     assert function.call(wait=True).get_response() == {"wrapped": True}
 
@@ -112,7 +136,9 @@ def test_zip_with_single_top_level_folder(client: CogniteClient) -> None:
 )
 def test_invalid_code_fails_the_deploy(client: CogniteClient, folder: str, expected: str) -> None:
     function = client.functions.create(name=folder, file_id=upload(client, zip_folder(folder)))
-    function = wait_until(lambda: (f := client.functions.retrieve(id=function.id)).status in ("Ready", "Failed") and f)
+    function = wait_until(
+        lambda: (f := client.functions.retrieve(id=function.id)).status in ("Ready", "Failed") and f
+    )
     assert function.status == "Failed"
     assert expected in function.error["message"]
 
@@ -121,7 +147,9 @@ def test_missing_handler_file_fails_with_clear_message(client: CogniteClient) ->
     function = client.functions.create(
         name="wrong-path", file_id=upload(client, zip_folder("ok")), function_path="main.py"
     )
-    function = wait_until(lambda: (f := client.functions.retrieve(id=function.id)).status in ("Ready", "Failed") and f)
+    function = wait_until(
+        lambda: (f := client.functions.retrieve(id=function.id)).status in ("Ready", "Failed") and f
+    )
     assert function.status == "Failed"
     assert 'No Python module found at location "main.py"' in function.error["message"]
 
@@ -156,8 +184,12 @@ def test_retrieve_unknown_returns_none_and_list_filter(client: CogniteClient) ->
     with pytest.raises(CogniteNotFoundError):
         client.functions.retrieve_multiple(ids=[123456789])
     assert client.functions.retrieve_multiple(ids=[123456789], ignore_unknown_ids=True) == []
-    a = client.functions.create(name="a", folder=str(FUNCTIONS / "ok"), external_id="pre-a", owner="o1")
-    client.functions.create(name="b", folder=str(FUNCTIONS / "ok"), external_id="other-b", owner="o2")
+    a = client.functions.create(
+        name="a", folder=str(FUNCTIONS / "ok"), external_id="pre-a", owner="o1"
+    )
+    client.functions.create(
+        name="b", folder=str(FUNCTIONS / "ok"), external_id="other-b", owner="o2"
+    )
     assert {f.name for f in client.functions.list(limit=-1)} == {"a", "b"}
     assert [f.id for f in client.functions.list(external_id_prefix="pre-")] == [a.id]
     assert [f.id for f in client.functions.list(owner="o1")] == [a.id]
@@ -175,13 +207,16 @@ def test_calls_list_filter_and_pages(client: CogniteClient) -> None:
     assert len(everything) == 8
     completed = client.functions.calls.list(function_id=function.id, status="Completed", limit=-1)
     assert {c.id for c in completed} == {c.id for c in calls}
-    assert [c.id for c in client.functions.calls.list(function_id=function.id, status="Failed")] == [failed.id]
+    assert [
+        c.id for c in client.functions.calls.list(function_id=function.id, status="Failed")
+    ] == [failed.id]
     # Raw paging: pages of 3 follow nextCursor to the end without repeats.
     with_cursor, cursor, pages = [], None, 0
     while True:
         body = {"limit": 3, **({"cursor": cursor} if cursor else {})}
         page = client.post(
-            f"/api/v1/projects/{client.config.project}/functions/{function.id}/calls/list", json=body
+            f"/api/v1/projects/{client.config.project}/functions/{function.id}/calls/list",
+            json=body,
         ).json()
         with_cursor += [item["id"] for item in page["items"]]
         pages += 1
