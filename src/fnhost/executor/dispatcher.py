@@ -31,8 +31,10 @@ class Dispatcher:
 
     async def run(self) -> None:
         """Dispatch until cancelled; on the way out, end the calls this dispatcher was running."""
+        await dispatch_service.register(self._platform, claimant=self._claimant)
         # Calls left running by an earlier process of this server can never finish now.
-        await dispatch_service.recover(self._platform, claimant=None)
+        await dispatch_service.recover(self._platform)
+        beating = asyncio.create_task(self._beat())
         try:
             while True:
                 self._wakeup.clear()
@@ -40,7 +42,18 @@ class Dispatcher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), POLL_SECONDS)
         finally:
+            beating.cancel()
             await self._stop()
+
+    async def _beat(self) -> None:
+        """Prove liveness, and end the calls of dispatchers that died (another replica's)."""
+        while True:
+            await asyncio.sleep(dispatch_service.HEARTBEAT_SECONDS)
+            try:
+                await dispatch_service.heartbeat(self._platform, claimant=self._claimant)
+                await dispatch_service.recover(self._platform)
+            except Exception:
+                logger.exception("heartbeat failed", extra={"action": "heartbeat_failed"})
 
     async def _dispatch_free_slots(self) -> None:
         free = self._platform.settings.max_concurrent_calls - len(self._running)
@@ -85,5 +98,5 @@ class Dispatcher:
         for task in self._running:
             task.cancel()
         await asyncio.gather(*self._running, return_exceptions=True)
-        await asyncio.shield(dispatch_service.recover(self._platform, claimant=self._claimant))
+        await asyncio.shield(dispatch_service.recover(self._platform, leaving=self._claimant))
         await self._executor.close()

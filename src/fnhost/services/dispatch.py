@@ -1,7 +1,8 @@
 """Calls as the dispatcher sees them: claim queued ones, record logs and outcomes, recover."""
 
-import json
 import logging
+import os
+import socket
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -11,11 +12,16 @@ from fnhost import clock
 from fnhost.services import sessions as sessions_service
 from fnhost.services.platform import Platform
 from fnhost.store import calls as calls_store
-from fnhost.store.tables import Call, Function
+from fnhost.store import dispatchers as dispatchers_store
+from fnhost.store.tables import Call, Dispatcher, Function
 
 logger = logging.getLogger(__name__)
 
 Terminal = Literal["completed", "failed", "timeout"]
+
+# A dispatcher that has not beaten for this long is dead, and its running calls with it.
+HEARTBEAT_SECONDS = 5
+STALE_AFTER_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -142,24 +148,58 @@ async def finish(platform: Platform, *, job: CallJob, outcome: Outcome) -> None:
     )
 
 
-async def recover(platform: Platform, *, claimant: str | None) -> list[int]:
-    """End calls that were running when their dispatcher stopped: user code runs at most once."""
+def _alive(row: Dispatcher, *, now_ms: int, host: str) -> bool:
+    """A dispatcher is alive while it beats; on this host, also only while its process lives."""
+    if now_ms - row.heartbeat_time > STALE_AFTER_SECONDS * 1000:
+        return False
+    if row.host == host:
+        try:
+            os.kill(row.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+    return True
+
+
+async def register(platform: Platform, *, claimant: str) -> None:
     async with platform.db.write() as session:
-        ids = await calls_store.finish_all_running(
+        await dispatchers_store.register(
             session,
-            claimant=claimant,
+            dispatcher_id=claimant,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            now=clock.to_ms(clock.now()),
+        )
+
+
+async def heartbeat(platform: Platform, *, claimant: str) -> None:
+    async with platform.db.write() as session:
+        await dispatchers_store.beat(session, dispatcher_id=claimant, now=clock.to_ms(clock.now()))
+
+
+async def recover(platform: Platform, *, leaving: str | None = None) -> list[int]:
+    """End calls whose dispatcher is gone (or `leaving` now): user code runs at most once."""
+    now = clock.to_ms(clock.now())
+    host = socket.gethostname()
+    async with platform.db.write() as session:
+        rows = await dispatchers_store.all_(session)
+        dead = [r.id for r in rows if r.id == leaving or not _alive(r, now_ms=now, host=host)]
+        registered = {r.id for r in rows}
+        # Claimants with no registry row at all belong to dispatchers long gone.
+        dead += [c for c in await calls_store.running_claimants(session) if c not in registered]
+        ids = await calls_store.finish_running_of(
+            session,
+            claimants=dead,
             state="failed",
-            end_time=clock.to_ms(clock.now()),
+            end_time=now,
             error_message="The server stopped while this call was running; it was not re-run",
             error_trace="",
         )
+        await dispatchers_store.remove(session, ids=dead)
     if ids:
         logger.warning(
             "ended calls interrupted by a stop",
             extra={"action": "calls_recovered", "call_ids": ids},
         )
     return ids
-
-
-def response_json(value: Any) -> str:
-    return json.dumps(value)

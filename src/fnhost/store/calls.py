@@ -110,17 +110,20 @@ async def finish(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def finish_all_running(
-    session: AsyncSession, *, claimant: str | None, **values: Any
+async def finish_running_of(
+    session: AsyncSession, *, claimants: Sequence[str], **values: Any
 ) -> list[int]:
-    """End every running call (of `claimant`, or of anyone): their runner is gone."""
-    query = select(Call.id).where(Call.state == RUNNING)
-    if claimant is not None:
-        query = query.where(Call.claimed_by == claimant)
+    """End every running call claimed by one of `claimants`: their runner is gone."""
+    query = select(Call.id).where(Call.state == RUNNING, Call.claimed_by.in_(claimants))
     ids = list((await session.execute(query)).scalars())
     if ids:
         await session.execute(update(Call).where(Call.id.in_(ids)).values(**values))
     return ids
+
+
+async def running_claimants(session: AsyncSession) -> set[str]:
+    query = select(Call.claimed_by).where(Call.state == RUNNING).distinct()
+    return {claimant for claimant in (await session.execute(query)).scalars() if claimant}
 
 
 async def append_logs(

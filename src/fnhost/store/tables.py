@@ -166,3 +166,30 @@ class Session(Base):
     client_id: Mapped[str | None] = mapped_column(Text)
     creation_time: Mapped[int] = mapped_column(BigInteger)
     expiration_time: Mapped[int] = mapped_column(BigInteger)
+
+
+class Dispatcher(Base):
+    """A live dispatcher: calls it claimed are its own until its heartbeat stops."""
+
+    __tablename__ = "dispatchers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(Text)
+    pid: Mapped[int] = mapped_column(Integer)
+    started_time: Mapped[int] = mapped_column(BigInteger)
+    heartbeat_time: Mapped[int] = mapped_column(BigInteger)
+
+
+class Client(Base):
+    """A client registered with fnhost: its id and the SHA-256 of its secret."""
+
+    __tablename__ = "clients"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    projects: Mapped[list[Any] | None] = mapped_column(JSON)
+    capabilities: Mapped[list[Any]] = mapped_column(JSON)
+    description: Mapped[str | None] = mapped_column(Text)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_time: Mapped[int] = mapped_column(BigInteger)
