@@ -76,4 +76,6 @@ def install(app: FastAPI) -> None:
         logger.exception(
             "unhandled error", extra={"action": "unhandled_error", "path": request.url.path}
         )
-        return error_response(500, "Internal server error; the server log has the details")
+        response = error_response(500, "Internal server error; the server log has the details")
+        response.headers["x-request-id"] = getattr(request.state, "request_id", "")
+        return response

@@ -20,6 +20,8 @@ class RequestId:
             await self.app(scope, receive, send)
             return
         request_id = uuid.uuid4().hex
+        # Kept in the request state too: the 500 handler runs outside this middleware.
+        scope.setdefault("state", {})["request_id"] = request_id
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
