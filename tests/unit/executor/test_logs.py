@@ -1,0 +1,35 @@
+import asyncio
+
+from fnhost.executor.logs import CallLogBuffer
+
+
+async def test_lines_are_flushed_in_order_and_capped_with_a_marker() -> None:
+    stored: list[tuple[int, str]] = []
+
+    async def flush(lines: list[tuple[int, str]]) -> None:
+        await asyncio.sleep(0.01)  # a slow database must not lose lines at close
+        stored.extend(lines)
+
+    buffer = CallLogBuffer(flush, max_bytes=50, max_line_chars=80)
+    buffer.start()
+    for i in range(20):
+        buffer.add(i, f"line {i}")
+    await buffer.close()
+    messages = [message for _, message in stored]
+    assert messages[:7] == [f"line {i}" for i in range(7)]
+    assert "log output truncated" in messages[-1]
+    assert "FNHOST_CALL_LOG_MAX_BYTES" in messages[-1]
+    assert len(messages) == 8
+
+
+async def test_long_lines_are_cut() -> None:
+    stored: list[tuple[int, str]] = []
+
+    async def flush(lines: list[tuple[int, str]]) -> None:
+        stored.extend(lines)
+
+    buffer = CallLogBuffer(flush, max_bytes=10_000, max_line_chars=100)
+    buffer.start()
+    buffer.add(1, "x" * 500)
+    await buffer.close()
+    assert stored == [(1, "x" * 100 + " [line truncated]")]
