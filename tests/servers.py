@@ -39,6 +39,9 @@ class RunningServer:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    # What runs the server: this checkout's package by default, an installed one if set.
+    command: list[str] = field(default_factory=lambda: [sys.executable, "-m", "fnhost", "serve"])
+    base_env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
 
     @property
     def url(self) -> str:
@@ -52,23 +55,14 @@ class RunningServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
         env = {
-            **os.environ,
+            **self.base_env,
             "FNHOST_ADMIN_TOKEN": ADMIN_TOKEN,
             "FNHOST_ENVIRONMENTS_DIR": str(self.environments_dir),
             **self.env,
         }
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "fnhost",
-                    "serve",
-                    "--port",
-                    str(self.port),
-                    "--data-dir",
-                    str(self.data_dir),
-                ],
+                [*self.command, "--port", str(self.port), "--data-dir", str(self.data_dir)],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
