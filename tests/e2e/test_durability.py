@@ -31,9 +31,11 @@ def test_stop_mid_call_fails_running_and_runs_queued(
 
     client = server.client("durable")
     interrupted = wait_until(
-        lambda: (c := client.functions.calls.retrieve(call_id=running.id, function_id=sleeper.id))
-        and c.status != "Running"
-        and c,
+        lambda: (
+            (c := client.functions.calls.retrieve(call_id=running.id, function_id=sleeper.id))
+            and c.status != "Running"
+            and c
+        ),
         timeout=60,
     )
     assert interrupted.status == "Failed"
@@ -41,9 +43,11 @@ def test_stop_mid_call_fails_running_and_runs_queued(
     assert interrupted.end_time is not None
 
     finished = wait_until(
-        lambda: (c := client.functions.calls.retrieve(call_id=queued.id, function_id=quick.id))
-        and c.status != "Running"
-        and c,
+        lambda: (
+            (c := client.functions.calls.retrieve(call_id=queued.id, function_id=quick.id))
+            and c.status != "Running"
+            and c
+        ),
         timeout=60,
     )
     assert finished.status == "Completed"

@@ -40,19 +40,25 @@ class Api:
                 archive.write(path, path.relative_to(FUNCTIONS / folder).as_posix())
         file = self.post("/files", {"name": f"{folder}.zip"}).json()
         assert self.http.put(file["uploadUrl"], content=buffer.getvalue()).status_code == 200
-        created = self.post("/functions", {"items": [{"name": folder, "fileId": file["id"], **fields}]})
+        created = self.post(
+            "/functions", {"items": [{"name": folder, "fileId": file["id"], **fields}]}
+        )
         assert created.status_code == 201, created.text
         function = created.json()["items"][0]
         return wait_until(
-            lambda: (f := self.get(f"/functions/{function['id']}").json())["status"] == "Ready" and f
+            lambda: (
+                (f := self.get(f"/functions/{function['id']}").json())["status"] == "Ready" and f
+            )
         )
 
     def call(self, function_id: int, data: Any) -> dict[str, Any]:
         call = self.post(f"/functions/{function_id}/call", {"data": data}).json()
         return wait_until(
-            lambda: (c := self.get(f"/functions/{function_id}/calls/{call['id']}").json())["status"]
-            != "Running"
-            and c
+            lambda: (
+                (c := self.get(f"/functions/{function_id}/calls/{call['id']}").json())["status"]
+                != "Running"
+                and c
+            )
         )
 
 
@@ -107,7 +113,9 @@ def test_retrieve_call_errors(api: Api, server: RunningServer) -> None:
     assert unknown["missing"] == [{"id": 987654321}]
     wrong_function = assert_cdf_error(api.get(f"/functions/{other['id']}/calls/{call['id']}"), 400)
     assert wrong_function["missing"] == [{"id": call["id"]}]
-    assert "integer" in assert_cdf_error(api.get(f"/functions/{ok['id']}/calls/abc"), 400)["message"]
+    assert (
+        "integer" in assert_cdf_error(api.get(f"/functions/{ok['id']}/calls/abc"), 400)["message"]
+    )
     path = f"{api.base}/functions/{ok['id']}/calls/{call['id']}"
     assert_cdf_error(httpx.get(server.url + path), 401)
     assert_cdf_error(httpx.get(server.url + path, headers={"Authorization": "Bearer nope"}), 401)
@@ -124,9 +132,7 @@ def test_gzip_bodies_and_empty_gzip_get(api: Api) -> None:
         headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
     )
     assert listed.status_code == 200 and listed.json() == {"items": []}
-    bad = api.post(
-        "/functions/list", content=b"not gzip", headers={"Content-Encoding": "gzip"}
-    )
+    bad = api.post("/functions/list", content=b"not gzip", headers={"Content-Encoding": "gzip"})
     assert "gzip" in assert_cdf_error(bad, 400)["message"]
     limits = api.get("/functions/limits", headers={"Content-Encoding": "gzip"})
     assert limits.status_code == 200
@@ -139,7 +145,9 @@ def test_unknown_ids_missing_and_ignore(api: Api) -> None:
     assert error["missing"] == items
     ignored = api.post("/functions/byids", {"items": items, "ignoreUnknownIds": True})
     assert ignored.json() == {"items": []}
-    assert assert_cdf_error(api.post("/functions/delete", {"items": items}), 400)["missing"] == items
+    assert (
+        assert_cdf_error(api.post("/functions/delete", {"items": items}), 400)["missing"] == items
+    )
 
 
 def test_duplicates_and_case_insensitive_overwrite(api: Api) -> None:
@@ -190,9 +198,11 @@ def test_call_without_data_and_request_ids(api: Api) -> None:
     reused = api.post(f"/functions/{ok['id']}/call", {"nonce": session["nonce"]})
     assert "bind session" in assert_cdf_error(reused, 400)["message"]
     done = wait_until(
-        lambda: (c := api.get(f"/functions/{ok['id']}/calls/{call.json()['id']}").json())["status"]
-        != "Running"
-        and c
+        lambda: (
+            (c := api.get(f"/functions/{ok['id']}/calls/{call.json()['id']}").json())["status"]
+            != "Running"
+            and c
+        )
     )
     assert done["status"] == "Completed", done
     response = api.get(f"/functions/{ok['id']}/calls/{done['id']}/response").json()
