@@ -209,3 +209,30 @@ def test_call_without_data_and_request_ids(api: Api) -> None:
     assert response["response"]["data"] is None
     assert api.get("/nothing/here").headers["x-request-id"]
     assert_cdf_error(api.get("/nothing/here"), 404)
+
+
+def test_get_variants_of_list_and_retrieve(api: Api) -> None:
+    ok = api.deploy("ok")
+    assert [f["id"] for f in api.get("/functions", params={"limit": 5}).json()["items"]] == [
+        ok["id"]
+    ]
+    assert api.get(f"/functions/{ok['id']}").json()["id"] == ok["id"]
+    call = api.call(ok["id"], {"x": 1})
+    listed = api.get(f"/functions/{ok['id']}/calls").json()["items"]
+    assert [c["id"] for c in listed] == [call["id"]]
+    logs = api.get(f"/functions/{ok['id']}/calls/{call['id']}/logs").json()
+    assert logs == {"items": []}
+
+
+def test_download_link_returns_the_uploaded_bytes(api: Api) -> None:
+    file = api.post("/files", {"name": "d.bin", "mimeType": "application/zip"}).json()
+    api.http.put(file["uploadUrl"], content=b"payload")
+    link = api.post("/files/downloadlink", {"items": [{"id": file["id"]}]}).json()["items"][0]
+    assert link["id"] == file["id"]
+    downloaded = httpx.get(link["downloadUrl"])
+    assert downloaded.content == b"payload"
+    assert downloaded.headers["content-type"] == "application/zip"
+    uploaded = api.post("/files/byids", {"items": [{"id": file["id"]}]}).json()["items"][0]
+    assert uploaded["uploaded"] is True and uploaded["mimeType"] == "application/zip"
+    assert api.post("/files/delete", {"items": [{"id": file["id"]}]}).status_code == 200
+    assert httpx.get(link["downloadUrl"]).status_code == 404
