@@ -74,6 +74,22 @@ class Settings(BaseSettings):
     )
     code_max_files: int = Field(20_000, ge=1, description="Most entries a code zip may hold.")
     build_concurrency: int = Field(2, ge=1, description="Function builds running at once.")
+    environment_build_timeout_seconds: int = Field(
+        900,
+        ge=1,
+        description="Longest one environment build (uv) may take; past it the deploy fails.",
+    )
+    handler_import_timeout_seconds: int = Field(
+        60,
+        ge=1,
+        description="Longest the deploy-time import of a function's handler may take.",
+    )
+    environment_keep_hours: float = Field(
+        168,
+        ge=0,
+        description="A cached environment no function uses is deleted after this many hours "
+        "unused. The base environment (no requirements) is always kept.",
+    )
 
     function_cpu_default: float = Field(1.0, gt=0, description="CPU cores of a call by default.")
     function_cpu_max: float = Field(

@@ -3,11 +3,16 @@
 import asyncio
 import contextlib
 import logging
+import os
 import shutil
+import signal
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
+from fnhost import clock
 from fnhost.builder import unpack, validate
-from fnhost.builder.environments import Environments
+from fnhost.builder.environments import Environments, name_of
 from fnhost.builder.errors import BuildFailed
 from fnhost.services import deployments
 from fnhost.services.deployments import BuildJob
@@ -16,14 +21,14 @@ from fnhost.services.platform import Platform
 logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 5.0
-IMPORT_CHECK_SECONDS = 60
 IMPORT_CHECK = """
 import importlib, sys, traceback
 sys.path.insert(0, sys.argv[1])
 try:
     module = importlib.import_module(sys.argv[2])
-except BaseException:
-    traceback.print_exc()
+except BaseException as error:
+    # From the user's module down: this check's own frame is noise.
+    traceback.print_exception(type(error), error, error.__traceback__.tb_next)
     sys.exit(3)
 if not callable(getattr(module, "handle", None)):
     sys.exit(4)
@@ -39,6 +44,8 @@ class Builder:
         self._building: set[int] = set()
         self._slots = asyncio.Semaphore(platform.settings.build_concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
+        # Interpreter paths of environments handed to builds not yet recorded in the database.
+        self._fresh: dict[int, str] = {}
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -46,11 +53,13 @@ class Builder:
     async def run(self) -> None:
         """Build until cancelled."""
         await deployments.requeue_interrupted(self._platform)
+        self._spawn(self._prepare_base())
         try:
             while True:
                 self._wakeup.clear()
                 await self._start_pending()
                 await self._remove_deleted()
+                await self._collect_environments()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), POLL_SECONDS)
         finally:
@@ -63,9 +72,50 @@ class Builder:
             if function_id in self._building:
                 continue
             self._building.add(function_id)
-            task = asyncio.create_task(self._build(function_id))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._build(function_id))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _prepare_base(self) -> None:
+        """Build the environment of functions without requirements ahead of their deploys."""
+        runtime = self._platform.settings.default_runtime
+        if runtime not in self._platform.runtimes:
+            return
+        try:
+            environment = await self._environments.prepare_base(runtime)
+        except BuildFailed as failure:
+            logger.warning(
+                "could not prepare the base environment: %s",
+                failure.message,
+                extra={"action": "base_environment_failed"},
+            )
+            return
+        logger.info(
+            "base environment ready: %s",
+            environment.python,
+            extra={"action": "base_environment_ready"},
+        )
+
+    async def _collect_environments(self) -> None:
+        """Delete cached environments no function has used for the keep period."""
+        # Read before the database, so a build that finishes in between is seen in one of them.
+        fresh_before = {name_of(python) for python in self._fresh.values()}
+        recorded = {
+            name_of(python) for python in await deployments.environments_in_use(self._platform)
+        }
+
+        def used(name: str) -> bool:
+            live = {name_of(python) for python in self._fresh.values()}
+            return name in recorded or name in fresh_before or name in live
+
+        await self._environments.collect(
+            used=used,
+            keep_seconds=self._platform.settings.environment_keep_hours * 3600,
+            now=clock.now().timestamp(),
+        )
 
     async def _remove_deleted(self) -> None:
         """Remove the code of functions that no longer exist."""
@@ -108,6 +158,7 @@ class Builder:
                     )
         finally:
             self._building.discard(function_id)
+            self._fresh.pop(function_id, None)
 
     async def _deploy(self, job: BuildJob) -> tuple[str, str]:
         settings = self._platform.settings
@@ -132,6 +183,7 @@ class Builder:
             index_url=job.index_url,
             extra_index_urls=job.extra_index_urls,
         )
+        self._fresh[job.function_id] = environment.python
         code = self._layout.code(job.function_id)
         root.rename(code)
         await self._import_check(environment.python, code, job.function_path)
@@ -153,13 +205,19 @@ class Builder:
             env={"PATH": "/usr/local/bin:/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"},
             start_new_session=True,
         )
+        timeout = self._platform.settings.handler_import_timeout_seconds
         try:
-            out, _ = await asyncio.wait_for(process.communicate(), IMPORT_CHECK_SECONDS)
+            out, _ = await asyncio.wait_for(process.communicate(), timeout)
         except TimeoutError:
-            process.kill()
             raise BuildFailed(
-                f"Importing {function_path} took longer than {IMPORT_CHECK_SECONDS} seconds"
+                f"Importing {function_path} took longer than {timeout} seconds "
+                "(FNHOST_HANDLER_IMPORT_TIMEOUT_SECONDS)"
             ) from None
+        finally:
+            # Whatever the handler started at import time ends with the check.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            await process.wait()
         output = out.decode(errors="replace")
         if process.returncode == 4:
             raise BuildFailed(f"{function_path} defines no callable 'handle'")

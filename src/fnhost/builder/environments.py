@@ -1,24 +1,38 @@
 """Function environments: one virtualenv per distinct (requirements, runtime, index URLs),
-built with uv, cached on disk and shared by every function that asks for the same."""
+built with uv, cached on disk, shared by every function that asks for the same, and collected
+once no function has used it for a while.
+
+The cache directory may be shared by several server processes: a build happens in a staging
+directory of its own and is renamed into place atomically; whoever renames first wins.
+"""
 
 import asyncio
+import contextlib
 import hashlib
 import json
+import logging
+import os
 import re
 import shutil
+import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import uv
+import uv as uv_package
 
+from fnhost.builder import uv
 from fnhost.builder.errors import BuildFailed
 from fnhost.builder.runtimes import Runtime
 
+logger = logging.getLogger(__name__)
+
 REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
-OUTPUT_TAIL_CHARS = 20_000
-UV_ERROR = "\u00d7"  # uv's error marker
-UV_DECORATION = "\u00d7\u2570\u2500\u25b6 "
+URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+STAGING = ".building-"
+DELETING = ".deleting-"
+LAST_USED = ".last-used"
 
 
 def _normalize(name: str) -> str:
@@ -26,6 +40,7 @@ def _normalize(name: str) -> str:
 
 
 def requirement_names(requirements: str) -> set[str]:
+    """The normalized project names a requirements file asks for."""
     names = set()
     for line in requirements.splitlines():
         line = line.split("#", 1)[0].strip()
@@ -36,19 +51,9 @@ def requirement_names(requirements: str) -> set[str]:
     return names
 
 
-def redact(text: str, urls: list[str]) -> str:
-    """Remove credentials of index URLs from build output."""
-    for url in urls:
-        parts = urlsplit(url)
-        if parts.username or parts.password:
-            host = parts.hostname or ""
-            if parts.port:
-                host = f"{host}:{parts.port}"
-            text = text.replace(url, urlunsplit(parts._replace(netloc=f"***@{host}")))
-            for secret in (parts.password, parts.username):
-                if secret:
-                    text = text.replace(secret, "***")
-    return text
+def name_of(python: str) -> str:
+    """The cache entry an environment's interpreter path belongs to (`<root>/<name>/bin/python`)."""
+    return Path(python).parent.parent.name
 
 
 @dataclass(frozen=True)
@@ -59,13 +64,22 @@ class Environment:
 
 
 class Environments:
-    """Builds and caches function environments under `root`."""
+    """Builds, caches and collects function environments under `root`."""
 
-    def __init__(self, root: Path, *, runtimes: dict[str, Runtime], default_sdk: str) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        runtimes: dict[str, Runtime],
+        default_sdk: str,
+        build_timeout_seconds: float,
+    ) -> None:
         self._root = root
         self._runtimes = runtimes
         self._default_sdk = default_sdk
+        self._build_timeout_seconds = build_timeout_seconds
         self._locks: dict[str, asyncio.Lock] = {}
+        self._base: set[str] = set()
         root.mkdir(parents=True, exist_ok=True)
 
     def _spec(self, requirements: str, runtime: str, index_urls: list[str]) -> str:
@@ -82,6 +96,14 @@ class Environments:
             sort_keys=True,
         )
 
+    def _identify(self, requirements: str, runtime: str, index_urls: list[str]) -> tuple[str, str]:
+        """The cache entry name of these inputs, and the full specification it stands for."""
+        spec = self._spec(requirements, runtime, index_urls)
+        return hashlib.sha256(spec.encode()).hexdigest()[:32], spec
+
+    def _lock(self, name: str) -> asyncio.Lock:
+        return self._locks.setdefault(name, asyncio.Lock())
+
     async def ensure(
         self,
         *,
@@ -93,22 +115,31 @@ class Environments:
         """The environment for these inputs, built now unless it is cached."""
         if runtime not in self._runtimes:
             raise BuildFailed(f"Runtime {runtime} is not available on this server")
-        index_urls = [index_url or "", *extra_index_urls]
-        spec = self._spec(requirements, runtime, index_urls)
-        key = hashlib.sha256(spec.encode()).hexdigest()[:32]
-        target = self._root / key
-        version = self._runtimes[runtime].version
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            python = target / "bin" / "python"
-            if python.exists():
-                (target / ".last-used").touch()
-                return Environment(str(python), version, built=False)
-            await self._build(
-                target, json.loads(spec)["requirements"], runtime, index_url, extra_index_urls
-            )
-            (target / ".last-used").touch()
-            return Environment(str(python), version, built=True)
+        name, spec = self._identify(requirements, runtime, [index_url or "", *extra_index_urls])
+        target = self._root / name
+        python = target / "bin" / "python"
+        async with self._lock(name):
+            built = not python.exists()
+            if built:
+                started = time.monotonic()
+                await self._build(
+                    target, json.loads(spec)["requirements"], runtime, index_url, extra_index_urls
+                )
+                logger.info(
+                    "built environment %s in %.1f s",
+                    name,
+                    time.monotonic() - started,
+                    extra={"action": "environment_built", "environment": name},
+                )
+            (target / LAST_USED).touch()
+        return Environment(str(python), self._runtimes[runtime].version, built=built)
+
+    async def prepare_base(self, runtime: str) -> Environment:
+        """The environment of functions without requirements; it is never collected."""
+        self._base.add(self._identify("", runtime, [""])[0])
+        return await self.ensure(
+            requirements="", runtime=runtime, index_url=None, extra_index_urls=[]
+        )
 
     async def _build(
         self,
@@ -118,63 +149,91 @@ class Environments:
         index_url: str | None,
         extra_index_urls: list[str],
     ) -> None:
-        staging = target.with_name(target.name + ".building")
-        shutil.rmtree(staging, ignore_errors=True)
-        uv_bin = uv.find_uv_bin()
-        secrets = [u for u in (index_url, *extra_index_urls) if u]
-        await self._uv(
-            [
-                uv_bin,
-                "venv",
-                "--quiet",
-                "--relocatable",
-                "--python",
-                self._runtimes[runtime].interpreter,
-                str(staging),
-            ],
-            secrets,
-        )
-        requirements_file = staging / "fnhost-requirements.txt"
-        requirements_file.write_text(requirements + "\n")
-        install = [
-            uv_bin,
-            "pip",
-            "install",
-            "--python",
-            str(staging / "bin" / "python"),
-            "-r",
-            str(requirements_file),
-        ]
+        # Unique per process and build, so servers sharing the cache never collide.
+        staging = target.with_name(f"{target.name}{STAGING}{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        uv_bin = uv_package.find_uv_bin()
+        secrets = [u for u in (index_url, *extra_index_urls) if u] + URL.findall(requirements)
+        python = staging / "bin" / "python"
+        install = [uv_bin, "pip", "install", "--python", str(python), "-r"]
+        install.append(str(staging / "fnhost-requirements.txt"))
         if index_url:
             install += ["--index-url", index_url]
         for url in extra_index_urls:
             install += ["--extra-index-url", url]
         try:
+            await self._uv(
+                [
+                    *(uv_bin, "venv", "--quiet", "--relocatable", "--python"),
+                    self._runtimes[runtime].interpreter,
+                    str(staging),
+                ],
+                secrets,
+            )
+            (staging / "fnhost-requirements.txt").write_text(requirements + "\n")
             await self._uv(install, secrets)
-        except BuildFailed:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        staging.rename(target)
+            # Marked before it appears, so a collector never sees it unmarked.
+            (staging / LAST_USED).touch()
+            try:
+                staging.rename(target)
+            except OSError:
+                # Another process sharing the cache finished the same environment first.
+                if not (target / "bin" / "python").exists():
+                    raise
+        finally:
+            await asyncio.to_thread(shutil.rmtree, staging, True)
 
     async def _uv(self, command: list[str], secrets: list[str]) -> str:
-        process = await asyncio.create_subprocess_exec(
-            *command,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        out, _ = await process.communicate()
-        output = redact(out.decode(errors="replace"), secrets)
-        if process.returncode != 0:
-            raise BuildFailed(_summary(output), trace=output[-OUTPUT_TAIL_CHARS:])
-        return output
+        return await uv.run(command, secrets=secrets, timeout_seconds=self._build_timeout_seconds)
+
+    async def collect(
+        self, *, used: Callable[[str], bool], keep_seconds: float, now: float
+    ) -> list[str]:
+        """Delete environments that are not `used` and were last used `keep_seconds` before
+        `now` (epoch seconds); the base environment stays. Returns the names deleted."""
+        removed = []
+        for directory in sorted(self._root.iterdir()):
+            name = directory.name
+            if STAGING in name or DELETING in name:
+                # A build cannot outlive its timeout, so an older staging directory is debris.
+                if DELETING in name or now - _mtime(directory) > self._build_timeout_seconds:
+                    await asyncio.to_thread(shutil.rmtree, directory, True)
+                continue
+            async with self._lock(name):
+                if name in self._base or used(name):
+                    _refresh(directory, keep_seconds, now)
+                    continue
+                if now - _last_used(directory) < keep_seconds:
+                    continue
+                # Renamed first, so no process ever sees a half-deleted environment.
+                doomed = directory.with_name(f"{name}{DELETING}{uuid.uuid4().hex[:8]}")
+                try:
+                    directory.rename(doomed)
+                except FileNotFoundError:
+                    continue
+                await asyncio.to_thread(shutil.rmtree, doomed, True)
+                removed.append(name)
+                logger.info(
+                    "deleted environment %s: no function used it",
+                    name,
+                    extra={"action": "environment_collected", "environment": name},
+                )
+        return removed
 
 
-def _summary(output: str) -> str:
-    """One line a person can act on, from uv's output."""
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    for line in lines:
-        # uv draws its error chains with box characters; keep the words.
-        text = line.lstrip(UV_DECORATION).removeprefix("error:").strip()
-        if "not found in the package registry" in line or line.startswith((UV_ERROR, "error:")):
-            return f"Could not install the requirements: {text}"
-    return "Could not install the requirements: " + (lines[-1] if lines else "uv failed")
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
+
+
+def _last_used(directory: Path) -> float:
+    return max(_mtime(directory / LAST_USED), _mtime(directory))
+
+
+def _refresh(directory: Path, keep_seconds: float, now: float) -> None:
+    """Mark an environment in use, so other servers sharing the cache keep it too."""
+    marker = directory / LAST_USED
+    if now - _mtime(marker) > keep_seconds / 2:
+        with contextlib.suppress(FileNotFoundError):
+            marker.touch()

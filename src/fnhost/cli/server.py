@@ -76,6 +76,7 @@ async def embedded(settings: Settings) -> AsyncIterator[Server]:
             settings.environments_dir or layout.environments,
             runtimes=runtimes,
             default_sdk=settings.default_cognite_sdk_version,
+            build_timeout_seconds=settings.environment_build_timeout_seconds,
         )
         builder = Builder(platform, environments)
         platform.wake_dispatcher = dispatcher.wake

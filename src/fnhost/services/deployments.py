@@ -34,6 +34,12 @@ async def existing_ids(platform: Platform) -> set[int]:
         )
 
 
+async def environments_in_use(platform: Platform) -> set[str]:
+    """The interpreter paths of the environments functions are deployed with."""
+    async with platform.db.read() as session:
+        return set(await functions_store.environments_in_use(session))
+
+
 async def requeue_interrupted(platform: Platform) -> None:
     """Builds cut short by a stop start again from the beginning."""
     async with platform.db.write() as session:

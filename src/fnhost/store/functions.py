@@ -89,3 +89,11 @@ async def transition(
 
 async def touch_last_called(session: AsyncSession, *, function_id: int, at: int) -> None:
     await session.execute(update(Function).where(Function.id == function_id).values(last_called=at))
+
+
+async def environments_in_use(session: AsyncSession) -> list[str]:
+    """The interpreter paths of every function's environment."""
+    result = await session.execute(
+        select(Function.environment).where(Function.environment.is_not(None)).distinct()
+    )
+    return [path for path in result.scalars() if path is not None]
