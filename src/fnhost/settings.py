@@ -114,7 +114,16 @@ class Settings(BaseSettings):
     )
 
     session_ttl_hours: int = Field(
-        24 * 365, ge=1, description="Lifetime of a session created through POST /sessions."
+        24 * 365,
+        ge=1,
+        description="Lifetime of a session created through POST /sessions "
+        "(a schedule's session lasts as long as the schedule).",
+    )
+    scheduler_poll_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="Longest the scheduler sleeps without looking for schedules made by other "
+        "servers on the same database (its own wake it at once).",
     )
     request_body_max_bytes: int = Field(
         32 * 1024 * 1024, ge=1024, description="Largest JSON request body (after gunzip)."

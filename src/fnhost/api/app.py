@@ -10,7 +10,7 @@ from fastapi import FastAPI
 import fnhost
 from fnhost.api import errors
 from fnhost.api.middleware import GunzipRequests, RequestId
-from fnhost.api.routes import calls, files, functions, identity, sessions
+from fnhost.api.routes import calls, files, functions, identity, schedules, sessions
 from fnhost.services.platform import Platform
 
 BackgroundTask = Callable[[], Coroutine[Any, Any, None]]
@@ -37,7 +37,15 @@ def create_app(platform: Platform, *, background: Sequence[BackgroundTask] = ())
     )
     app.state.platform = platform
     errors.install(app)
-    for router in (functions.router, calls.router, files.router, sessions.router, identity.router):
+    for router in (
+        # Before functions: its GET /functions/{functionId} would take /functions/schedules.
+        schedules.router,
+        functions.router,
+        calls.router,
+        files.router,
+        sessions.router,
+        identity.router,
+    ):
         app.include_router(router)
     app.add_middleware(GunzipRequests, max_bytes=platform.settings.request_body_max_bytes)
     app.add_middleware(RequestId)

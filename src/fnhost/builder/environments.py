@@ -228,7 +228,8 @@ def _mtime(path: Path) -> float:
 
 
 def _last_used(directory: Path) -> float:
-    return max(_mtime(directory / LAST_USED), _mtime(directory))
+    marker = directory / LAST_USED
+    return _mtime(marker) if marker.exists() else _mtime(directory)
 
 
 def _refresh(directory: Path, keep_seconds: float, now: float) -> None:

@@ -11,7 +11,7 @@ from fnhost.builder.errors import BuildFailed
 
 OUTPUT_TAIL_CHARS = 20_000
 # uv draws its error chains with box characters and labels; keep the words.
-DECORATION = "\u00d7\u2570\u2500\u25b6\u2502 "
+DECORATION = "\u00d7\u251c\u2570\u2500\u25b6\u2502 "
 LABELS = ("error:", "cause:", "Caused by:")
 MISSING_PACKAGE = re.compile(r"Because (\S+) was not found in the package registry")
 HINT = "hint:"

@@ -1,4 +1,5 @@
-"""Composition of the embedded deployment: database, API, dispatcher, builder, one process."""
+"""Composition of the embedded deployment: database, API, dispatcher, builder, scheduler, one
+process."""
 
 import logging
 import os
@@ -17,6 +18,7 @@ from fnhost.builder.environments import Environments
 from fnhost.builder.runtimes import discover
 from fnhost.executor.dispatcher import Dispatcher
 from fnhost.executor.local import LocalExecutor
+from fnhost.scheduler.loop import Scheduler
 from fnhost.services import tokens as tokens_service
 from fnhost.services.platform import Platform
 from fnhost.settings import Settings
@@ -80,8 +82,10 @@ async def embedded(settings: Settings) -> AsyncIterator[Server]:
         )
         builder = Builder(platform, environments)
         platform.wake_dispatcher = dispatcher.wake
+        scheduler = Scheduler(platform)
         platform.wake_builder = builder.wake
-        app = create_app(platform, background=[dispatcher.run, builder.run])
+        platform.wake_scheduler = scheduler.wake
+        app = create_app(platform, background=[dispatcher.run, builder.run, scheduler.run])
         yield Server(app=app, platform=platform, admin_token=token, admin_token_file=token_file)
     finally:
         await db.dispose()

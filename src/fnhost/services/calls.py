@@ -2,6 +2,7 @@
 
 import json
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement
 
@@ -11,6 +12,7 @@ from fnhost.schemas.calls import CallCreate, CallFilter, CallRead, CallResponse,
 from fnhost.services import cursors
 from fnhost.services import sessions as sessions_service
 from fnhost.services.platform import Platform
+from fnhost.settings import Settings
 from fnhost.store import calls as calls_store
 from fnhost.store import functions as functions_store
 from fnhost.store.tables import Call
@@ -50,6 +52,21 @@ def to_read(row: Call) -> CallRead:
     )
 
 
+def check_data_size(settings: Settings, data: Any, *, what: str) -> None:
+    """Calls' `data` (also a schedule's) is capped by FNHOST_CALL_DATA_MAX_BYTES."""
+    data_bytes = len(json.dumps(data).encode())
+    if data_bytes > settings.call_data_max_bytes:
+        raise errors.PayloadTooLarge(
+            f"{what} is {data_bytes} bytes; the limit is "
+            f"{settings.call_data_max_bytes} (FNHOST_CALL_DATA_MAX_BYTES)"
+        )
+
+
+def session_ttl(settings: Settings) -> timedelta:
+    """How long a call's session must last: queued a while, then run to its deadline."""
+    return timedelta(seconds=settings.call_timeout_seconds * 2 + 3600)
+
+
 async def create(
     platform: Platform,
     *,
@@ -59,12 +76,7 @@ async def create(
     body: CallCreate,
 ) -> CallRead:
     """Store the call as queued (durable before this returns) and wake the dispatcher."""
-    data_bytes = len(json.dumps(body.data).encode())
-    if data_bytes > platform.settings.call_data_max_bytes:
-        raise errors.PayloadTooLarge(
-            f"The call's data is {data_bytes} bytes; the limit is "
-            f"{platform.settings.call_data_max_bytes} (FNHOST_CALL_DATA_MAX_BYTES)"
-        )
+    check_data_size(platform.settings, body.data, what="The call's data")
     now = clock.now()
     async with platform.db.write() as session:
         function = await functions_store.get(session, project=project, function_id=function_id)
@@ -80,7 +92,7 @@ async def create(
                 principal=principal,
                 kind="TOKEN_EXCHANGE",
                 status="ACTIVE",
-                ttl=timedelta(seconds=platform.settings.call_timeout_seconds * 2 + 3600),
+                ttl=session_ttl(platform.settings),
             )
         row = await calls_store.insert(
             session,

@@ -15,6 +15,7 @@ from fnhost.schemas.functions import (
     Range,
 )
 from fnhost.services import cursors, identifiers
+from fnhost.services import schedules as schedules_service
 from fnhost.services.platform import Platform
 from fnhost.store import files as files_store
 from fnhost.store import functions as functions_store
@@ -195,7 +196,12 @@ async def delete(
             session, project=project, ids=ids, external_ids=external_ids
         )
         found = identifiers.match(items, rows, ignore_unknown=ignore_unknown, what="Functions")
-        await functions_store.delete_many(session, project=project, ids=[r.id for r in found])
+        function_ids = [r.id for r in found]
+        # The schedules go by cascade; their sessions must not stay held forever.
+        await schedules_service.release_sessions_of_functions(
+            session, settings=platform.settings, function_ids=function_ids
+        )
+        await functions_store.delete_many(session, project=project, ids=function_ids)
     platform.wake_builder()
 
 

@@ -23,6 +23,8 @@ class Platform:
     secrets_box: SecretsBox
     # Runtime name (e.g. "py311") -> "Python 3.11.7", for the runtimes this server really has.
     runtimes: Mapping[str, str]
-    # Wakes the dispatcher (a call was queued) and the builder (a function was created).
+    # Wakes the dispatcher (a call was queued), the builder (a function was created) and the
+    # scheduler (a schedule was created).
     wake_dispatcher: Callable[[], None] = field(default=_nothing)
     wake_builder: Callable[[], None] = field(default=_nothing)
+    wake_scheduler: Callable[[], None] = field(default=_nothing)

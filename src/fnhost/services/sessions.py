@@ -16,6 +16,8 @@ from fnhost.store import tokens as tokens_store
 from fnhost.store.tables import Session
 
 USABLE = ("READY", "ACTIVE")
+# The expiration time of a held session (epoch ms, the largest id-safe integer): never.
+HELD_UNTIL = 2**53 - 1
 
 
 class SessionUnusable(errors.InvalidInput):
@@ -96,6 +98,20 @@ async def bind(session: AsyncSession, *, project: str, nonce: str) -> Session:
         )
     row.status = "ACTIVE"
     return row
+
+
+def hold(row: Session) -> None:
+    """Keep a session usable until released: a schedule's session lives as long as it does."""
+    row.expiration_time = HELD_UNTIL
+
+
+async def release(session: AsyncSession, *, session_ids: list[int], grace: timedelta) -> None:
+    """Let held sessions expire after `grace`, once calls they may still run are done."""
+    if session_ids:
+        expiry = clock.to_ms(clock.now() + grace)
+        await sessions_store.set_expiration(
+            session, session_ids=session_ids, expiration_time=expiry
+        )
 
 
 async def retrieve(platform: Platform, *, project: str, ids: list[int]) -> list[SessionRead]:

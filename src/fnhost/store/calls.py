@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy import insert as sql_insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fnhost.store.tables import Call, CallLog, Function
@@ -18,6 +19,30 @@ async def insert(session: AsyncSession, **values: Any) -> Call:
     session.add(row)
     await session.flush()
     return row
+
+
+# Rows per INSERT statement, well under SQLite's limit on bound parameters.
+SCHEDULED_BATCH = 500
+
+
+async def insert_scheduled(
+    session: AsyncSession, *, rows: Sequence[dict[str, Any]]
+) -> list[tuple[int, int]]:
+    """Insert calls of schedule ticks; a (schedule_id, scheduled_time) that has its call already
+    is skipped, whoever made it. Returns (call id, function id) of the calls this inserted."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    created: list[tuple[int, int]] = []
+    for start in range(0, len(rows), SCHEDULED_BATCH):
+        statement = (
+            insert(Call)
+            .values(list(rows[start : start + SCHEDULED_BATCH]))
+            .on_conflict_do_nothing(index_elements=["schedule_id", "scheduled_time"])
+            .returning(Call.id, Call.function_id)
+        )
+        result = await session.execute(statement)
+        created.extend((call_id, function_id) for call_id, function_id in result)
+    return created
 
 
 async def get(
@@ -87,7 +112,7 @@ async def claim_queued(
         .order_by(Call.id)
         .execution_options(populate_existing=True)
     )
-    return [(call, function) for call, function in result.tuples()]
+    return [(call, function) for call, function in result]
 
 
 async def queued_of_failed_functions(session: AsyncSession) -> list[tuple[Call, Function]]:
@@ -97,7 +122,7 @@ async def queued_of_failed_functions(session: AsyncSession) -> list[tuple[Call, 
         .join(Function, Function.id == Call.function_id)
         .where(Call.state == QUEUED, Function.status == "Failed")
     )
-    return [(call, function) for call, function in result.tuples()]
+    return [(call, function) for call, function in result]
 
 
 async def finish(

@@ -39,3 +39,11 @@ async def get_many(session: AsyncSession, *, project: str, ids: Sequence[int]) -
 
 async def set_status(session: AsyncSession, *, session_id: int, status: str) -> None:
     await session.execute(update(Session).where(Session.id == session_id).values(status=status))
+
+
+async def set_expiration(
+    session: AsyncSession, *, session_ids: Sequence[int], expiration_time: int
+) -> None:
+    await session.execute(
+        update(Session).where(Session.id.in_(session_ids)).values(expiration_time=expiration_time)
+    )
