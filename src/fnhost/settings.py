@@ -2,6 +2,7 @@
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -100,6 +101,35 @@ class Settings(BaseSettings):
     )
     function_memory_max_gb: float = Field(
         5.0, gt=0, description="Most memory (GB) a function may ask for."
+    )
+
+    sandbox: Literal["auto", "bwrap", "none"] = Field(
+        "auto",
+        description="Isolation of function code: bwrap (bubblewrap, or refuse to start), "
+        "none, or auto (bwrap where it works, else none with a warning).",
+    )
+    sandbox_uid_base: int = Field(
+        2_000_000_000,
+        ge=1,
+        le=2**31 - 100_000,
+        description="When the server runs as root, sandboxed processes run as uids from this "
+        "one up (one per concurrent call or build); no one else may use them.",
+    )
+    call_network: Literal["allow", "deny"] = Field(
+        "allow",
+        description="Network of function code; deny also cuts off its `client` (sandbox only).",
+    )
+    call_max_processes: int = Field(
+        128, ge=2, description="Processes and threads one call may run at once (sandbox only)."
+    )
+    call_max_open_files: int = Field(
+        1024, ge=16, description="Files and sockets one call's process may hold open."
+    )
+    call_max_file_size_mb: int = Field(512, ge=1, description="Largest file a call may write.")
+    call_tmp_size_mb: int = Field(
+        256,
+        ge=1,
+        description="Size of a call's private /tmp (memory-backed; sandbox only).",
     )
     default_runtime: str = Field("py311", description="Runtime of a function that names none.")
     runtime_interpreters: dict[str, str] = Field(

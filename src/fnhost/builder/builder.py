@@ -6,6 +6,7 @@ import logging
 import os
 import shutil
 import signal
+import tempfile
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from fnhost import clock
 from fnhost.builder import unpack, validate
 from fnhost.builder.environments import Environments, name_of
 from fnhost.builder.errors import BuildFailed
+from fnhost.sandbox import Launch, Limits, Sandbox
 from fnhost.services import deployments
 from fnhost.services.deployments import BuildJob
 from fnhost.services.platform import Platform
@@ -36,10 +38,12 @@ if not callable(getattr(module, "handle", None)):
 
 
 class Builder:
-    def __init__(self, platform: Platform, environments: Environments) -> None:
+    def __init__(self, platform: Platform, environments: Environments, sandbox: Sandbox) -> None:
         self._platform = platform
         self._environments = environments
+        self._sandbox = sandbox
         self._layout = platform.settings.layout
+        self._layout.work.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._wakeup = asyncio.Event()
         self._building: set[int] = set()
         self._slots = asyncio.Semaphore(platform.settings.build_concurrency)
@@ -190,19 +194,38 @@ class Builder:
         return environment.python, environment.runtime_version
 
     async def _import_check(self, python: str, code: Path, function_path: str) -> None:
-        """Import the handler once in its environment, so import errors fail the deploy."""
+        """Import the handler once in its environment, so import errors fail the deploy.
+
+        It is user code: it runs in the sandbox, within the largest limits a call may have.
+        """
+        settings = self._platform.settings
+        limits = Limits.for_function(settings, memory_gb=settings.function_memory_max_gb)
+        with (
+            tempfile.TemporaryDirectory(dir=self._layout.work, prefix="import-check-") as scratch,
+            self._sandbox.launch(
+                python=python, code_dir=code, scratch=Path(scratch), limits=limits
+            ) as launch,
+        ):
+            await self._check_import(launch, function_path)
+
+    async def _check_import(self, launch: Launch, function_path: str) -> None:
         module = function_path[: -len(".py")].replace("/", ".")
         process = await asyncio.create_subprocess_exec(
-            python,
+            *launch.prefix,
             "-I",
             "-c",
             IMPORT_CHECK,
-            str(code),
+            launch.code_dir,
             module,
-            cwd=code,
+            cwd=launch.cwd,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
-            env={"PATH": "/usr/local/bin:/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"},
+            env={
+                "PATH": "/usr/local/bin:/usr/bin:/bin",
+                "PYTHONDONTWRITEBYTECODE": "1",
+                "HOME": launch.home,
+                "TMPDIR": launch.home,
+            },
             start_new_session=True,
         )
         timeout = self._platform.settings.handler_import_timeout_seconds

@@ -9,10 +9,12 @@ import typer
 import uvicorn
 from rich.console import Console
 
+from fnhost.cli import doctor
 from fnhost.cli.server import embedded
 from fnhost.settings import Settings
 
 app = typer.Typer(help="fnhost: self-hosted Python functions with the CDF Functions API.")
+app.command()(doctor.doctor)
 console = Console(stderr=True)
 
 DataDirOption = Annotated[

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 
+from fnhost import sandbox
 from fnhost.api.app import create_app
 from fnhost.auth.secrets_box import SecretsBox
 from fnhost.blobs import BlobStore
@@ -64,23 +65,35 @@ async def embedded(settings: Settings) -> AsyncIterator[Server]:
                 settings.default_runtime,
                 ", ".join(runtimes) or "none",
             )
+        isolation = sandbox.detect(settings)
+        if isolation.kind == "none":
+            logger.warning("function isolation: %s", isolation.summary())
+        else:
+            logger.info("function isolation: %s", isolation.summary())
+        environments_dir = settings.environments_dir or layout.environments
+        calls_sandbox = sandbox.Sandbox(
+            isolation,
+            hidden=[settings.data_dir.resolve(), environments_dir.resolve()],
+            slots=settings.max_concurrent_calls + settings.build_concurrency,
+        )
         platform = Platform(
             settings=settings,
             db=db,
             blobs=BlobStore(layout.blobs),
             secrets_box=SecretsBox.from_key_file(layout.secret_key),
             runtimes={name: runtime.version for name, runtime in runtimes.items()},
+            isolation=isolation,
         )
         token, token_file = _admin_token(settings)
         await tokens_service.register_admin(platform, token=token)
-        dispatcher = Dispatcher(platform, LocalExecutor(settings))
+        dispatcher = Dispatcher(platform, LocalExecutor(settings, calls_sandbox))
         environments = Environments(
-            settings.environments_dir or layout.environments,
+            environments_dir,
             runtimes=runtimes,
             default_sdk=settings.default_cognite_sdk_version,
             build_timeout_seconds=settings.environment_build_timeout_seconds,
         )
-        builder = Builder(platform, environments)
+        builder = Builder(platform, environments, calls_sandbox)
         platform.wake_dispatcher = dispatcher.wake
         scheduler = Scheduler(platform)
         platform.wake_builder = builder.wake

@@ -1,5 +1,5 @@
-"""The local executor: each call is a fresh interpreter of the function's environment, in its
-own process group, killed as a group at the deadline."""
+"""The local executor: each call is a fresh interpreter of the function's environment, in the
+sandbox and its own process group, killed as a group at the deadline."""
 
 import asyncio
 import contextlib
@@ -11,10 +11,10 @@ from pathlib import Path
 
 from fnhost import clock
 from fnhost.executor.base import LogSink
+from fnhost.sandbox import Launch, Limits, Sandbox
 from fnhost.services.dispatch import CallJob, Outcome
 from fnhost.settings import Settings
 
-RUNTIME_MAIN = Path(__file__).resolve().parent.parent / "runtime" / "main.py"
 # How long the pipes may stay open after the process ended (a grandchild may hold them).
 DRAIN_SECONDS = 2.0
 READ_CHUNK = 64 * 1024
@@ -36,15 +36,15 @@ def describe_death(returncode: int) -> str:
     )
 
 
-def call_environment(job: CallJob, tmp_dir: str) -> dict[str, str]:
+def call_environment(job: CallJob, home: str) -> dict[str, str]:
     """The process environment of a call: the function's envVars over a minimal base.
 
     Nothing of the server's own environment (tokens, database URLs) is passed on.
     """
     base = {
         "PATH": f"{Path(job.environment).parent}:/usr/local/bin:/usr/bin:/bin",
-        "HOME": tmp_dir,
-        "TMPDIR": tmp_dir,
+        "HOME": home,
+        "TMPDIR": home,
         "LANG": "C.UTF-8",
         "PYTHONUNBUFFERED": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
@@ -91,22 +91,26 @@ def _kill_group(pid: int) -> None:
 class LocalExecutor:
     """Runs calls as local child processes."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, sandbox: Sandbox) -> None:
         self._settings = settings
+        self._sandbox = sandbox
         self._work = settings.layout.work
         self._work.mkdir(parents=True, exist_ok=True, mode=0o700)
 
-    def command(self, job: CallJob) -> list[str]:
-        return [job.environment, "-I", "-u", str(RUNTIME_MAIN)]
-
     async def run(self, job: CallJob, log: LogSink) -> Outcome:
-        with tempfile.TemporaryDirectory(dir=self._work, prefix=f"call-{job.call_id}-") as tmp:
-            return await self._run(job, log, tmp)
+        limits = Limits.for_function(self._settings, memory_gb=job.memory_gb)
+        with (
+            tempfile.TemporaryDirectory(dir=self._work, prefix=f"call-{job.call_id}-") as tmp,
+            self._sandbox.launch(
+                python=job.environment, code_dir=job.code_dir, scratch=Path(tmp), limits=limits
+            ) as launch,
+        ):
+            return await self._run(job, log, launch, limits)
 
-    async def _run(self, job: CallJob, log: LogSink, tmp_dir: str) -> Outcome:
+    async def _run(self, job: CallJob, log: LogSink, launch: Launch, limits: Limits) -> Outcome:
         read_fd, write_fd = os.pipe()
         request = {
-            "code_dir": str(job.code_dir),
+            "code_dir": launch.code_dir,
             "function_path": job.function_path,
             "data": job.data,
             "secrets": job.secrets,
@@ -119,14 +123,17 @@ class LocalExecutor:
         }
         try:
             process = await asyncio.create_subprocess_exec(
-                *self.command(job),
+                *launch.prefix,
+                "-I",
+                "-u",
+                launch.runtime_main,
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 pass_fds=(write_fd,),
                 start_new_session=True,
-                env=call_environment(job, tmp_dir),
-                cwd=tmp_dir,
+                env=call_environment(job, launch.home),
+                cwd=launch.cwd,
             )
         except OSError as error:
             os.close(read_fd)
@@ -166,9 +173,9 @@ class LocalExecutor:
                 error_trace="",
             )
         raw = result_reader.result() if result_reader in _done else b""
-        return self._outcome(raw, process.returncode or 0)
+        return self._outcome(raw, launch.returncode(process.returncode or 0), limits)
 
-    def _outcome(self, raw: bytes, returncode: int) -> Outcome:
+    def _outcome(self, raw: bytes, returncode: int, limits: Limits) -> Outcome:
         if not raw:
             return Outcome("failed", error_message=describe_death(returncode), error_trace="")
         try:
@@ -182,11 +189,11 @@ class LocalExecutor:
             )
         if result.get("state") == "completed":
             return Outcome("completed", response=result["response"])
-        return Outcome(
-            "failed",
-            error_message=result.get("message", "failed"),
-            error_trace=result.get("trace", ""),
-        )
+        message = result.get("message", "failed")
+        if limit := result.get("limit"):
+            tmp_limited = self._sandbox.isolation.kind == "bwrap"
+            message = f"The call {limits.describe(limit, tmp_limited=tmp_limited)}: {message}"
+        return Outcome("failed", error_message=message, error_trace=result.get("trace", ""))
 
     async def close(self) -> None:
         return None

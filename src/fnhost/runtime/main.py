@@ -7,6 +7,7 @@ file descriptor named in the request. Standard library only.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import inspect
 import json
@@ -30,6 +31,29 @@ def _user_trace(error: BaseException) -> str:
     while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
         tb = tb.tb_next
     return "".join(traceback.format_exception(type(error), error, tb))
+
+
+# OS errors that mean the call hit one of its resource limits (see fnhost.sandbox.Limits).
+LIMIT_ERRNOS = {
+    errno.EAGAIN: "processes",  # fork() or clone() past RLIMIT_NPROC
+    errno.EMFILE: "open_files",
+    errno.EFBIG: "file_size",
+    errno.ENOSPC: "disk",
+}
+
+
+def _limit_hit(error: BaseException) -> str | None:
+    """Which resource limit the error (or an error it arose from) comes from, if any."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, MemoryError):
+            return "memory"
+        if isinstance(seen, OSError) and seen.errno in LIMIT_ERRNOS:
+            return LIMIT_ERRNOS[seen.errno]
+        if isinstance(seen, RuntimeError) and "can't start new thread" in str(seen):
+            return "processes"
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _module_name(function_path: str) -> str:
@@ -84,7 +108,12 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
             }
         response = handle(**_arguments(handle, request))
     except BaseException as error:  # every failure of user code, SystemExit included
-        return {"state": "failed", "message": _describe(error), "trace": _user_trace(error)}
+        return {
+            "state": "failed",
+            "message": _describe(error),
+            "trace": _user_trace(error),
+            "limit": _limit_hit(error),
+        }
     try:
         encoded = json.dumps(response, allow_nan=False)
     except (TypeError, ValueError) as error:
@@ -108,7 +137,11 @@ def main() -> None:
     request = json.loads(sys.stdin.buffer.read())
     result_fd = request["result_fd"]
     os.set_inheritable(result_fd, False)
+    pid = os.getpid()
     outcome = run(request)
+    if os.getpid() != pid:
+        # A process the handler forked returned through here: only the call itself reports.
+        os._exit(0)
     sys.stdout.flush()
     sys.stderr.flush()
     with os.fdopen(result_fd, "wb") as result:

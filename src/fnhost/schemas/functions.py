@@ -155,3 +155,5 @@ class Limits(WireModel):
 
 class ActivationStatus(WireModel):
     status: Literal["inactive", "requested", "activated"]
+    # fnhost's own: how function code is isolated ("bwrap" or "none"); the SDK ignores it.
+    isolation: str | None = None

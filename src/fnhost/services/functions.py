@@ -222,6 +222,7 @@ def limits(platform: Platform) -> Limits:
     )
 
 
-def activation() -> ActivationStatus:
-    """A self-hosted server's Functions are always activated."""
-    return ActivationStatus(status="activated")
+def activation(platform: Platform) -> ActivationStatus:
+    """A self-hosted server's Functions are always activated; says how code is isolated."""
+    isolation = platform.isolation.kind if platform.isolation else None
+    return ActivationStatus(status="activated", isolation=isolation)

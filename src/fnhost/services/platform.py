@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from fnhost.auth.secrets_box import SecretsBox
 from fnhost.blobs import BlobStore
+from fnhost.sandbox import Isolation
 from fnhost.settings import Settings
 from fnhost.store.engine import Database
 
@@ -28,3 +29,5 @@ class Platform:
     wake_dispatcher: Callable[[], None] = field(default=_nothing)
     wake_builder: Callable[[], None] = field(default=_nothing)
     wake_scheduler: Callable[[], None] = field(default=_nothing)
+    # How function code is isolated, as detected at start; None where no function runs.
+    isolation: Isolation | None = None

@@ -93,15 +93,15 @@ async def limits(platform: PlatformDep, _: Reader) -> WireJSON:
 
 
 @router.get("/status")
-async def activation_status(_: Reader) -> WireJSON:
+async def activation_status(platform: PlatformDep, _: Reader) -> WireJSON:
     """Functions are always activated on a self-hosted server."""
-    return responses.wire(functions_service.activation())
+    return responses.wire(functions_service.activation(platform))
 
 
 @router.post("/status")
-async def activate(_: Writer) -> WireJSON:
+async def activate(platform: PlatformDep, _: Writer) -> WireJSON:
     """Activate Functions (already active)."""
-    return responses.wire(functions_service.activation())
+    return responses.wire(functions_service.activation(platform))
 
 
 @router.get("/{functionId}")

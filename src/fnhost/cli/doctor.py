@@ -1,0 +1,45 @@
+"""`fnhost doctor`: what isolation and limits function code would really get on this machine."""
+
+import typer
+
+from fnhost import sandbox
+from fnhost.settings import Settings
+
+
+def _limits(settings: Settings, isolation: sandbox.Isolation) -> list[str]:
+    sandboxed = isolation.kind == "bwrap"
+    applied = isolation.prlimit is not None
+
+    def state(enforced: bool) -> str:
+        return "" if enforced else "  [not enforced here]"
+
+    return [
+        f"memory:      the function's memory (default {settings.function_memory_default_gb:g} "
+        f"GB, at most {settings.function_memory_max_gb:g} GB){state(applied)}",
+        f"processes:   {settings.call_max_processes} processes and threads "
+        f"(FNHOST_CALL_MAX_PROCESSES){state(sandboxed)}",
+        f"open files:  {settings.call_max_open_files} (FNHOST_CALL_MAX_OPEN_FILES){state(applied)}",
+        f"file size:   {settings.call_max_file_size_mb} MB (FNHOST_CALL_MAX_FILE_SIZE_MB)"
+        f"{state(applied)}",
+        f"/tmp:        {settings.call_tmp_size_mb} MB (FNHOST_CALL_TMP_SIZE_MB){state(sandboxed)}",
+        f"wall time:   {settings.call_timeout_seconds} s (FNHOST_CALL_TIMEOUT_SECONDS)",
+        f"network:     {settings.call_network} (FNHOST_CALL_NETWORK)"
+        f"{state(sandboxed or settings.call_network == 'allow')}",
+    ]
+
+
+def doctor() -> None:
+    """Show how function code is isolated on this machine, and the limits of a call."""
+    settings = Settings()
+    try:
+        isolation = sandbox.detect(settings)
+    except sandbox.SandboxUnavailable as error:
+        typer.echo(f"isolation: unavailable: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"isolation: {isolation.kind}")
+    typer.echo(f"  {isolation.summary()}")
+    if isolation.kind == "bwrap":
+        typer.echo(f"  tools: {isolation.bwrap}, {isolation.setpriv}, {isolation.prlimit}")
+    typer.echo("limits of a call:")
+    for line in _limits(settings, isolation):
+        typer.echo(f"  {line}")

@@ -1,0 +1,329 @@
+"""The sandbox of user code: what isolation this machine really has, the resource limits of
+one process, and the command line that starts a process inside both.
+
+With bubblewrap, a process sees a read-only system (/usr, /etc, ...), its own code at
+CODE_MOUNT, its environment and base interpreter read-only at their own paths, a private
+size-limited /tmp, and nothing else: not the data directory, nor other functions. When the
+server runs as root, bubblewrap itself runs as root (so it can reach every path it binds) and
+the process then drops to a dedicated uid of its own, one per concurrent slot, so that it
+never acts as root and RLIMIT_NPROC (counted per uid) limits exactly this one process tree.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from fnhost.settings import Settings
+
+CODE_MOUNT = "/function"
+RUNTIME_MOUNT = "/fnhost-runtime"
+SANDBOX_TMP = "/tmp"
+RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
+SYSTEM_DIRS = ("usr", "etc", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
+PROBE_SECONDS = 20
+MB = 1024 * 1024
+GB = 1024 * MB
+
+# Why a call hit a limit, as the runtime reports it (see runtime/main.py `_limit_hit`).
+LimitKind = Literal["memory", "processes", "open_files", "file_size", "disk"]
+
+
+class SandboxUnavailable(RuntimeError):
+    """FNHOST_SANDBOX=bwrap, but bubblewrap does not work on this machine."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one sandboxed process tree."""
+
+    memory_gb: float
+    processes: int
+    open_files: int
+    file_size_mb: int
+    tmp_size_mb: int
+
+    @classmethod
+    def for_function(cls, settings: Settings, *, memory_gb: float) -> "Limits":
+        return cls(
+            memory_gb=memory_gb,
+            processes=settings.call_max_processes,
+            open_files=settings.call_max_open_files,
+            file_size_mb=settings.call_max_file_size_mb,
+            tmp_size_mb=settings.call_tmp_size_mb,
+        )
+
+    def describe(self, kind: LimitKind, *, tmp_limited: bool) -> str:
+        """What hitting this limit means, naming the limit and how to change it."""
+        if kind == "memory":
+            return f"ran out of memory (limit {self.memory_gb:g} GB, the function's memory)"
+        if kind == "processes":
+            return (
+                f"hit the limit of {self.processes} processes and threads "
+                "(FNHOST_CALL_MAX_PROCESSES)"
+            )
+        if kind == "open_files":
+            return f"hit the limit of {self.open_files} open files (FNHOST_CALL_MAX_OPEN_FILES)"
+        if kind == "file_size":
+            return (
+                f"wrote a file larger than the limit of {self.file_size_mb} MB "
+                "(FNHOST_CALL_MAX_FILE_SIZE_MB)"
+            )
+        if tmp_limited:
+            return (
+                f"filled its temporary space (limit {self.tmp_size_mb} MB in {SANDBOX_TMP}, "
+                "FNHOST_CALL_TMP_SIZE_MB)"
+            )
+        return "ran out of disk space"
+
+    def prlimit_args(self, *, processes: bool) -> list[str]:
+        """Options of prlimit(1) setting these limits (soft = hard, so code cannot raise them)."""
+        values = {
+            "as": int(self.memory_gb * GB),
+            "nofile": self.open_files,
+            "fsize": self.file_size_mb * MB,
+        }
+        if processes:
+            values["nproc"] = self.processes
+        return [f"--{name}={value}:{value}" for name, value in values.items()]
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """What isolates a function's process on this server, as detected at start."""
+
+    kind: Literal["bwrap", "none"]
+    reason: str
+    network: bool
+    # First host uid of sandboxed processes (the server runs as root); None: the server's uid.
+    uid_base: int | None = None
+    # Absolute paths of the tools (never looked up on a PATH the function's venv is part of).
+    bwrap: str = "bwrap"
+    setpriv: str = "setpriv"
+    # prlimit(1), which applies the limits; None: not installed, limits are not applied.
+    prlimit: str | None = None
+
+    def summary(self) -> str:
+        if self.kind == "none":
+            return f"no sandbox ({self.reason}); function code runs with the server's rights"
+        user = (
+            f"as dedicated uids from {self.uid_base}"
+            if self.uid_base is not None
+            else "as the server's own user, in a user namespace"
+        )
+        network = "network allowed" if self.network else "no network"
+        return f"bubblewrap sandbox, {user}, {network}"
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How to start one process in the sandbox: the command up to and including the
+    interpreter, and the paths as that process sees them."""
+
+    prefix: list[str]
+    code_dir: str
+    runtime_main: str
+    home: str
+    cwd: str  # the host directory to start in (bubblewrap changes to the code itself)
+    wrapped: bool  # started through bubblewrap
+
+    def returncode(self, code: int) -> int:
+        """The process's own returncode, as subprocess gives it (-N: killed by signal N).
+
+        bubblewrap exits with 128 + N when its command was killed by signal N, so such an
+        exit code is read as that signal (a process that exits with 137 itself reads alike).
+        """
+        if self.wrapped and 128 < code < 128 + signal.NSIG:
+            return 128 - code
+        return code
+
+
+def _system_args() -> list[str]:
+    args: list[str] = []
+    for name in SYSTEM_DIRS:
+        path = Path("/") / name
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            args += ["--ro-bind", str(path), str(path)]
+    return args
+
+
+def _under_system(path: Path) -> bool:
+    return any(path.is_relative_to(Path("/") / name) for name in SYSTEM_DIRS)
+
+
+def _visible_dir(path: Path) -> list[str]:
+    """Binds `path` read-only at its own path, its new parents traversable by anyone."""
+    if _under_system(path):
+        return []
+    return ["--perms", "0755", "--dir", str(path.parent), "--ro-bind", str(path), str(path)]
+
+
+def _environment_args(python: str) -> list[str]:
+    """The function's venv and its base interpreter's prefix, read-only at their own paths
+    (a venv and its scripts refer to both by absolute path)."""
+    venv = Path(python).parent.parent
+    prefix = Path(python).resolve().parent.parent
+    args = _visible_dir(venv)
+    if prefix != venv and prefix != Path("/"):
+        args += _visible_dir(prefix)
+    return args
+
+
+class UidPool:
+    """Host uids for sandboxed processes, one per process tree running at once (used from
+    one event loop, so no lock)."""
+
+    def __init__(self, base: int, size: int) -> None:
+        self._free = list(range(base + size - 1, base - 1, -1))
+
+    @contextmanager
+    def take(self) -> Iterator[int]:
+        if not self._free:
+            raise RuntimeError("every sandbox uid is in use")
+        uid = self._free.pop()
+        try:
+            yield uid
+        finally:
+            self._free.append(uid)
+
+
+class Sandbox:
+    """Builds the command lines of sandboxed processes, for calls and deploy-time checks."""
+
+    def __init__(self, isolation: Isolation, *, hidden: list[Path], slots: int) -> None:
+        self.isolation = isolation
+        # Directories of the server that must not show through a bound system directory.
+        self._hidden = [path for path in hidden if _under_system(path)]
+        self._uids = UidPool(isolation.uid_base, slots) if isolation.uid_base is not None else None
+
+    @contextmanager
+    def launch(
+        self, *, python: str, code_dir: Path, scratch: Path, limits: Limits
+    ) -> Iterator[Launch]:
+        """A way to start `python` on `code_dir` within `limits`, valid inside the block."""
+        if self.isolation.kind == "none":
+            yield Launch(
+                prefix=[*self._limits_prefix(limits, processes=False), python],
+                code_dir=str(code_dir),
+                runtime_main=str(RUNTIME_DIR / "main.py"),
+                home=str(scratch),
+                cwd=str(code_dir),
+                wrapped=False,
+            )
+            return
+        with self._uid() as uid:
+            yield Launch(
+                prefix=self._bwrap(python=python, code_dir=code_dir, limits=limits, uid=uid),
+                code_dir=CODE_MOUNT,
+                runtime_main=f"{RUNTIME_MOUNT}/main.py",
+                home=SANDBOX_TMP,
+                cwd=str(scratch),
+                wrapped=True,
+            )
+
+    @contextmanager
+    def _uid(self) -> Iterator[int | None]:
+        if self._uids is None:
+            yield None
+            return
+        with self._uids.take() as uid:
+            yield uid
+
+    def _limits_prefix(self, limits: Limits, *, processes: bool) -> list[str]:
+        if self.isolation.prlimit is None:
+            return []
+        return [self.isolation.prlimit, *limits.prlimit_args(processes=processes), "--"]
+
+    def _bwrap(self, *, python: str, code_dir: Path, limits: Limits, uid: int | None) -> list[str]:
+        mounts = [
+            *(arg for path in self._hidden for arg in ("--tmpfs", str(path))),
+            *_environment_args(python),
+            *("--perms", "0755", "--dir", CODE_MOUNT, "--ro-bind", str(code_dir), CODE_MOUNT),
+            *("--ro-bind", str(RUNTIME_DIR), RUNTIME_MOUNT),
+            *("--chdir", CODE_MOUNT),
+        ]
+        return [*bwrap_command(self.isolation, limits=limits, uid=uid, mounts=mounts), python]
+
+
+def bwrap_command(
+    isolation: Isolation, *, limits: Limits, uid: int | None, mounts: list[str]
+) -> list[str]:
+    """bubblewrap with the system, a private /tmp and `mounts`, then the limits and the drop
+    to `uid`, up to the program to run (appended by the caller)."""
+    args = [isolation.bwrap, "--die-with-parent", "--unshare-pid", "--unshare-ipc"]
+    args += ["--unshare-uts", "--unshare-cgroup-try"]
+    if uid is None:
+        args += ["--unshare-user"]
+    else:
+        # bwrap (run as root) drops every capability but these two, which setpriv gives up.
+        args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    if not isolation.network:
+        args += ["--unshare-net"]
+    args += _system_args()
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    args += ["--perms", "1777", "--size", str(limits.tmp_size_mb * MB), "--tmpfs", SANDBOX_TMP]
+    args += mounts
+    # RLIMIT_NPROC is set inside: it counts per uid (and per user namespace without root).
+    args += ["--", isolation.prlimit or "prlimit", *limits.prlimit_args(processes=True), "--"]
+    if uid is not None:
+        args += [isolation.setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
+        args += ["--inh-caps=-all", "--no-new-privs", "--"]
+    return args
+
+
+def _probe(isolation: Isolation) -> str | None:
+    """Run `true` in the sandbox; None when it worked, else why not."""
+    limits = Limits(memory_gb=1, processes=16, open_files=64, file_size_mb=1, tmp_size_mb=1)
+    uid = isolation.uid_base
+    command = [*bwrap_command(isolation, limits=limits, uid=uid, mounts=[]), "true"]
+    try:
+        result = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=PROBE_SECONDS,
+            check=False,
+            env={"PATH": "/usr/local/bin:/usr/bin:/bin"},
+            start_new_session=True,
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return str(error)
+    if result.returncode != 0:
+        return result.stderr.strip() or f"exit code {result.returncode}"
+    return None
+
+
+def detect(settings: Settings) -> Isolation:
+    """The isolation FNHOST_SANDBOX asks for, as far as this machine really provides it."""
+    prlimit = shutil.which("prlimit")
+    if settings.sandbox == "none":
+        return Isolation("none", "FNHOST_SANDBOX=none", network=True, prlimit=prlimit)
+    tools = {tool: shutil.which(tool) for tool in ("bwrap", "prlimit", "setpriv")}
+    bwrap, setpriv = tools["bwrap"], tools["setpriv"]
+    if bwrap is None or setpriv is None or prlimit is None:
+        missing = ", ".join(tool for tool, path in tools.items() if path is None)
+        problem = f"{missing} not installed (packages bubblewrap, util-linux)"
+    else:
+        isolation = Isolation(
+            "bwrap",
+            "bubblewrap works",
+            network=settings.call_network == "allow",
+            uid_base=settings.sandbox_uid_base if os.geteuid() == 0 else None,
+            bwrap=bwrap,
+            setpriv=setpriv,
+            prlimit=prlimit,
+        )
+        failure = _probe(isolation)
+        if failure is None:
+            return isolation
+        problem = f"bubblewrap does not work here: {failure}"
+    if settings.sandbox == "bwrap":
+        raise SandboxUnavailable(f"FNHOST_SANDBOX=bwrap, but {problem}")
+    return Isolation("none", problem, network=True, prlimit=prlimit)

@@ -1,0 +1,198 @@
+"""Hostile functions against a real server in the bubblewrap sandbox: each is contained, ends
+with a clear status and message, and a normal call right after it completes."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cognite.client import CogniteClient
+from cognite.client.data_classes import Function
+
+from tests.conftest import deploy
+from tests.servers import RunningServer, wait_until
+
+pytestmark = pytest.mark.e2e
+
+UID_SLOTS = 16 + 2  # FNHOST_MAX_CONCURRENT_CALLS + FNHOST_BUILD_CONCURRENCY (defaults)
+HOSTILE = ["hostile_read", "hostile_fork", "hostile_memory", "hostile_output", "hostile_disk"]
+HOSTILE += ["hostile_kill", "hostile_files", "connects", "ok"]
+
+
+@pytest.fixture(scope="module")
+def sandboxed(
+    tmp_path_factory: pytest.TempPathFactory, environments_dir: Path
+) -> Iterator[RunningServer]:
+    """A server that must sandbox (FNHOST_SANDBOX=bwrap), with small limits."""
+    if shutil.which("bwrap") is None or os.geteuid() != 0:
+        if os.environ.get("CI"):
+            pytest.fail("CI must test the sandbox: run as root with bubblewrap installed")
+        pytest.skip("needs bubblewrap and root")
+    uid_base = random.randrange(1_000_000_000, 1_900_000_000, 1000)
+    server = RunningServer(
+        data_dir=tmp_path_factory.mktemp("sandboxed") / "data",
+        environments_dir=environments_dir,
+        env={
+            "FNHOST_SANDBOX": "bwrap",
+            "FNHOST_SANDBOX_UID_BASE": str(uid_base),
+            "FNHOST_CALL_TIMEOUT_SECONDS": "10",
+            "FNHOST_CALL_MAX_PROCESSES": "32",
+            "FNHOST_CALL_MAX_OPEN_FILES": "64",
+            "FNHOST_CALL_MAX_FILE_SIZE_MB": "8",
+            "FNHOST_CALL_TMP_SIZE_MB": "16",
+            "FNHOST_CALL_LOG_MAX_BYTES": "4096",
+        },
+    ).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def functions(sandboxed: RunningServer) -> dict[str, Function]:
+    client = sandboxed.client(f"hostile-{uuid.uuid4().hex[:8]}")
+    deployed = {name: deploy(client, name, memory=0.5) for name in HOSTILE}
+    for name, function in deployed.items():
+        assert function.status == "Ready", (name, function.error)
+    return deployed
+
+
+def uid_base(server: RunningServer) -> int:
+    return int(server.env["FNHOST_SANDBOX_UID_BASE"])
+
+
+def sandbox_processes(server: RunningServer) -> list[int]:
+    """Processes on this machine running as one of the server's sandbox uids."""
+    base = uid_base(server)
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            uid_line = next(line for line in status.read_text().splitlines() if line[:4] == "Uid:")
+        except (OSError, StopIteration):
+            continue
+        if base <= int(uid_line.split()[1]) < base + UID_SLOTS:
+            found.append(int(status.parent.name))
+    return found
+
+
+def assert_still_serving(server: RunningServer, functions: dict[str, Function]) -> None:
+    """The server is alive, nothing of a sandboxed call is left, and a normal call completes."""
+    assert server.process is not None and server.process.poll() is None
+    wait_until(lambda: not sandbox_processes(server), timeout=10)
+    call = functions["ok"].call(data={"x": 1}, wait=True)
+    assert call.status == "Completed", call.error
+    assert call.get_response() == {"x": 2}
+
+
+def test_server_reports_its_isolation(sandboxed: RunningServer) -> None:
+    with sandboxed.http() as http:
+        status = http.get("/api/v1/projects/any/functions/status").json()
+    assert status == {"status": "activated", "isolation": "bwrap"}
+    assert "function isolation: bubblewrap sandbox, as dedicated uids" in sandboxed.logs()
+
+
+def test_platform_files_are_out_of_reach(
+    sandboxed: RunningServer, functions: dict[str, Function]
+) -> None:
+    data_dir = sandboxed.data_dir
+    other_code = data_dir / "functions" / str(functions["ok"].id) / "code"
+    secrets = [data_dir / "fnhost.db", data_dir / "secret.key", other_code / "handler.py"]
+    assert all(path.exists() for path in secrets)  # they are there, just not for the function
+    assert sandboxed.process is not None
+    server_proc = f"/proc/{sandboxed.process.pid}/environ"
+    call = functions["hostile_read"].call(
+        data={
+            "read": [*map(str, secrets), server_proc, "handler.py", "/etc/hostname"],
+            "list": [str(data_dir), str(other_code), "/"],
+            "write": [".", "/usr", str(data_dir), "/tmp"],
+        },
+        wait=True,
+    )
+    assert call.status == "Completed", call.error
+    outcome = call.get_response()
+    for path in [*map(str, secrets), server_proc]:
+        assert outcome["read"][path] == "FileNotFoundError", path
+    assert outcome["read"]["handler.py"] == "ok"  # its own code, through the same check
+    assert outcome["list"][str(data_dir)] == "FileNotFoundError"
+    assert outcome["list"][str(other_code)] == "FileNotFoundError"
+    assert outcome["list"]["/"] == "ok"
+    assert outcome["write"]["."] == "OSError"  # read-only code
+    assert outcome["write"]["/usr"] == "OSError"
+    assert outcome["write"][str(data_dir)] == "FileNotFoundError"
+    assert outcome["write"]["/tmp"] == "ok"
+    assert uid_base(sandboxed) <= outcome["uid"] < uid_base(sandboxed) + UID_SLOTS
+    assert_still_serving(sandboxed, functions)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("hostile_memory", {}, "The call ran out of memory (limit 0.5 GB"),
+        ("hostile_fork", {}, "The call hit the limit of 32 processes and threads"),
+        ("hostile_files", {}, "The call hit the limit of 64 open files"),
+        (
+            "hostile_disk",
+            {"mode": "one_file"},
+            "The call wrote a file larger than the limit of 8 MB",
+        ),
+        (
+            "hostile_disk",
+            {"mode": "many_files"},
+            "The call filled its temporary space (limit 16 MB in /tmp",
+        ),
+    ],
+)
+def test_exhausting_a_resource_fails_the_call_naming_the_limit(
+    sandboxed: RunningServer,
+    functions: dict[str, Function],
+    name: str,
+    data: dict[str, str],
+    message: str,
+) -> None:
+    call = functions[name].call(data=data, wait=True)
+    assert call.status == "Failed"
+    assert call.error["message"].startswith(message), call.error["message"]
+    assert_still_serving(sandboxed, functions)
+
+
+def test_endless_output_is_capped_and_stopped_at_the_deadline(
+    sandboxed: RunningServer, functions: dict[str, Function]
+) -> None:
+    call = functions["hostile_output"].call(wait=True)
+    assert call.status == "Timeout"
+    assert "time limit of 10 seconds" in call.error["message"]
+    logs = call.get_logs()
+    assert "log output truncated" in logs[-1].message
+    assert sum(len(entry.message) for entry in logs) < 8192
+    assert_still_serving(sandboxed, functions)
+
+
+def test_killing_the_parent_or_the_server_is_refused(
+    sandboxed: RunningServer, functions: dict[str, Function]
+) -> None:
+    assert sandboxed.process is not None
+    call = functions["hostile_kill"].call(data={"server_pid": sandboxed.process.pid}, wait=True)
+    assert call.status == "Completed", call.error
+    assert call.get_response() == {"parent": "PermissionError", "server": "ProcessLookupError"}
+    assert_still_serving(sandboxed, functions)
+
+
+def test_network_is_allowed_by_default(
+    sandboxed: RunningServer, functions: dict[str, Function]
+) -> None:
+    call = functions["connects"].call(data={"port": sandboxed.port}, wait=True)
+    assert call.get_response() == {"connected": True}
+
+
+def test_network_can_be_denied(make_server) -> None:  # type: ignore[no-untyped-def]
+    if shutil.which("bwrap") is None and not os.environ.get("CI"):
+        pytest.skip("needs bubblewrap")
+    server = make_server({"FNHOST_SANDBOX": "bwrap", "FNHOST_CALL_NETWORK": "deny"})
+    client: CogniteClient = server.client()
+    function = deploy(client, "connects")
+    call = function.call(data={"port": server.port}, wait=True)
+    assert call.get_response() == {"connected": False, "error": "ConnectionRefusedError"}
