@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from cognite.client import CogniteClient
 from cognite.client.data_classes import Function
-from cognite.client.exceptions import CogniteAPIError
+from cognite.client.exceptions import CogniteAPIError, CogniteFileUploadError
 
 from fnhost.builder.runtimes import SUPPORTED
 from tests.conftest import FUNCTIONS, deploy
@@ -205,7 +205,8 @@ def test_unused_environments_are_collected_and_used_ones_kept(
     assert len(base) == 1 and len(after_kept - base) == 1
 
     client.functions.delete(id=dropped.id)
-    wait_until(lambda: not (environments / dropped_env).exists(), timeout=60)
+    # The log line comes once the directory is gone.
+    wait_until(lambda: f"deleted environment {dropped_env}: no" in server.logs(), timeout=60)
     assert {path.name for path in environments.iterdir()} == after_kept
     assert kept.call(wait=True).get_response()["tabulate"] == "0.9.0"
 
@@ -276,7 +277,7 @@ def test_oversized_archives(make_server: Callable[..., RunningServer]) -> None:
         f"The code zip unpacks to {1_000_000 + len(HANDLER)} bytes; the limit is 200000 "
         "(FNHOST_CODE_MAX_UNPACKED_BYTES)"
     )
-    with pytest.raises(CogniteAPIError) as raised:
+    with pytest.raises(CogniteFileUploadError) as raised:
         client.files.upload_bytes(bytes(150_000), name="big.zip")
     assert raised.value.code == 413
     assert "the limit is 100000 (FNHOST_UPLOAD_MAX_BYTES)" in raised.value.message

@@ -27,9 +27,10 @@ def _candidates(name: str, configured: dict[str, str]) -> list[str]:
     found = [configured[name]] if name in configured else []
     if f"{sys.version_info.major}.{sys.version_info.minor}" == minor:
         found.append(sys.executable)
-    if which := shutil.which(f"python{minor}"):
-        found.append(which)
     pyenv_root = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
+    # pyenv's shims are slow to start and only stand for the versions found here directly.
+    if (which := shutil.which(f"python{minor}")) and not which.startswith(f"{pyenv_root}/shims/"):
+        found.append(which)
     found += sorted(glob.glob(f"{pyenv_root}/versions/{minor}.*/bin/python{minor}"), reverse=True)
     found += [f"/usr/bin/python{minor}", f"/usr/local/bin/python{minor}"]
     return found
