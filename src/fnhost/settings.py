@@ -155,6 +155,34 @@ class Settings(BaseSettings):
         description="Longest the scheduler sleeps without looking for schedules made by other "
         "servers on the same database (its own wake it at once).",
     )
+    secret_key: str | None = Field(
+        None,
+        description="Fernet key (urlsafe base64 of 32 bytes) sealing function secrets at rest. "
+        "Unset: DATA_DIR/secret.key, generated on first start (mode 0600).",
+    )
+    client_token_ttl_seconds: int = Field(
+        3600, ge=60, description="Lifetime of an access token from POST /oauth2/token."
+    )
+    oidc_config: Path | None = Field(
+        None,
+        description="TOML or JSON file of trusted OIDC issuers and their group mappings. "
+        "Unset: only fnhost-issued tokens are accepted.",
+    )
+    oidc_jwks_max_age_seconds: int = Field(
+        3600, ge=1, description="How long an issuer's fetched signing keys (JWKS) are trusted."
+    )
+    oidc_jwks_min_refresh_seconds: int = Field(
+        30,
+        ge=0,
+        description="Shortest interval between JWKS fetches caused by tokens naming an "
+        "unknown key id.",
+    )
+    oidc_leeway_seconds: int = Field(
+        30, ge=0, description="Clock skew tolerated when checking a JWT's exp and nbf."
+    )
+    oidc_http_timeout_seconds: float = Field(
+        10.0, gt=0, description="Timeout of requests to an issuer's JWKS and token endpoints."
+    )
     request_body_max_bytes: int = Field(
         32 * 1024 * 1024, ge=1024, description="Largest JSON request body (after gunzip)."
     )

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 import fnhost
 from fnhost.api import errors
 from fnhost.api.middleware import GunzipRequests, RequestId
-from fnhost.api.routes import calls, files, functions, identity, schedules, sessions
+from fnhost.api.routes import calls, files, functions, identity, oauth, schedules, sessions
 from fnhost.services.platform import Platform
 
 BackgroundTask = Callable[[], Coroutine[Any, Any, None]]
@@ -45,6 +45,7 @@ def create_app(platform: Platform, *, background: Sequence[BackgroundTask] = ())
         files.router,
         sessions.router,
         identity.router,
+        oauth.router,
     ):
         app.include_router(router)
     app.add_middleware(GunzipRequests, max_bytes=platform.settings.request_body_max_bytes)

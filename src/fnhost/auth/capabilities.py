@@ -1,6 +1,7 @@
 """Capabilities as CDF spells them: `ACL:ACTION`, e.g. `functionsAcl:READ`."""
 
 from collections import defaultdict
+from typing import Any
 
 FUNCTIONS_READ = "functionsAcl:READ"
 FUNCTIONS_WRITE = "functionsAcl:WRITE"
@@ -34,13 +35,16 @@ def parse(text: str) -> str:
     return text
 
 
-def as_cdf(capabilities: frozenset[str]) -> list[dict[str, object]]:
+def as_cdf(capabilities: frozenset[str], projects: frozenset[str] | None) -> list[dict[str, Any]]:
     """Capabilities in the shape of CDF's token/inspect: one entry per ACL with its actions."""
     actions: dict[str, list[str]] = defaultdict(list)
     for capability in sorted(capabilities):
         acl, action = capability.split(":")
         actions[acl].append(action)
+    project_scope: dict[str, Any] = (
+        {"allProjects": {}} if projects is None else {"projects": sorted(projects)}
+    )
     return [
-        {acl: {"actions": acts, "scope": {"all": {}}}, "projectScope": {"allProjects": {}}}
+        {acl: {"actions": acts, "scope": {"all": {}}}, "projectScope": project_scope}
         for acl, acts in actions.items()
     ]

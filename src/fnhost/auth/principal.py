@@ -4,17 +4,56 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class Principal:
-    """A subject with capabilities in some projects (`projects=None`: every project)."""
+class Grant:
+    """Capabilities held in some projects (`projects=None`: every project)."""
 
-    subject: str
     projects: frozenset[str] | None
     capabilities: frozenset[str]
-    session_id: int | None = None
 
-    def in_project(self, project: str) -> bool:
+    def covers(self, project: str) -> bool:
         return self.projects is None or project in self.projects
 
+
+@dataclass(frozen=True)
+class Principal:
+    """A subject and its grants; an OIDC user may hold different capabilities per project."""
+
+    subject: str
+    grants: tuple[Grant, ...]
+    session_id: int | None = None
+
+    @classmethod
+    def of(
+        cls,
+        subject: str,
+        *,
+        projects: frozenset[str] | None,
+        capabilities: frozenset[str],
+        session_id: int | None = None,
+    ) -> "Principal":
+        """A principal with one grant: the same capabilities in each of `projects`."""
+        return cls(subject, (Grant(projects, capabilities),), session_id)
+
+    @property
+    def all_projects(self) -> bool:
+        return any(grant.projects is None for grant in self.grants)
+
+    @property
+    def projects(self) -> frozenset[str]:
+        """The projects named by the grants (meaningless when `all_projects`)."""
+        return frozenset(p for grant in self.grants for p in grant.projects or ())
+
+    def in_project(self, project: str) -> bool:
+        return any(grant.covers(project) for grant in self.grants)
+
+    def capabilities_in(self, project: str) -> frozenset[str]:
+        """Every capability the principal holds in `project`."""
+        held: set[str] = set()
+        for grant in self.grants:
+            if grant.covers(project):
+                held |= grant.capabilities
+        return frozenset(held)
+
     def can(self, project: str, *capabilities: str) -> bool:
-        """True when the principal is in `project` and holds any of `capabilities`."""
-        return self.in_project(project) and any(c in self.capabilities for c in capabilities)
+        """True when the principal holds any of `capabilities` in `project`."""
+        return not self.capabilities_in(project).isdisjoint(capabilities)

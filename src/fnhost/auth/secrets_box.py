@@ -14,6 +14,11 @@ class SecretsBox:
         self._fernet = Fernet(key)
 
     @classmethod
+    def from_settings(cls, key: str | None, key_file: Path) -> "SecretsBox":
+        """The configured key, or else the data directory's key file."""
+        return cls(key.encode()) if key else cls.from_key_file(key_file)
+
+    @classmethod
     def from_key_file(cls, path: Path) -> "SecretsBox":
         """Load the key at `path`, creating it (mode 0600) on first use."""
         if not path.exists():

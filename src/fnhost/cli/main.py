@@ -2,39 +2,27 @@
 
 import asyncio
 import logging
-from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
 from rich.console import Console
 
-from fnhost.cli import doctor
+from fnhost.cli import clients, doctor, tokens
+from fnhost.cli.platform import DataDirOption, load_settings
 from fnhost.cli.server import embedded
 from fnhost.settings import Settings
 
 app = typer.Typer(help="fnhost: self-hosted Python functions with the CDF Functions API.")
+app.add_typer(tokens.app, name="token")
+app.add_typer(clients.app, name="client")
 app.command()(doctor.doctor)
 console = Console(stderr=True)
-
-DataDirOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--data-dir", help="Data directory [default: FNHOST_DATA_DIR or ~/.local/share/fnhost]"
-    ),
-]
 
 
 @app.callback()
 def main() -> None:
     """fnhost: self-hosted Python functions with the CDF Functions API."""
-
-
-def load_settings(data_dir: Path | None = None, **overrides: object) -> Settings:
-    values = {key: value for key, value in overrides.items() if value is not None}
-    if data_dir is not None:
-        values["data_dir"] = data_dir
-    return Settings(**values)  # type: ignore[arg-type]
 
 
 @app.command()

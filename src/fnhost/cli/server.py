@@ -12,19 +12,16 @@ from fastapi import FastAPI
 
 from fnhost import sandbox
 from fnhost.api.app import create_app
-from fnhost.auth.secrets_box import SecretsBox
-from fnhost.blobs import BlobStore
 from fnhost.builder.builder import Builder
 from fnhost.builder.environments import Environments
 from fnhost.builder.runtimes import discover
+from fnhost.cli.platform import open_platform
 from fnhost.executor.dispatcher import Dispatcher
 from fnhost.executor.local import LocalExecutor
 from fnhost.scheduler.loop import Scheduler
 from fnhost.services import tokens as tokens_service
 from fnhost.services.platform import Platform
 from fnhost.settings import Settings
-from fnhost.store import migrate
-from fnhost.store.engine import Database
 
 logger = logging.getLogger(__name__)
 
@@ -52,37 +49,26 @@ def _admin_token(settings: Settings) -> tuple[str, str | None]:
 @asynccontextmanager
 async def embedded(settings: Settings) -> AsyncIterator[Server]:
     """Everything of an embedded server, ready to serve; disposed of on exit."""
-    layout = settings.layout
-    layout.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(layout.root, 0o700)
-    db = Database(settings.effective_database_url)
-    try:
-        await migrate.upgrade(db.engine)
-        runtimes = discover(settings.runtime_interpreters)
-        if settings.default_runtime not in runtimes:
-            logger.warning(
-                "default runtime %s not found on this machine; available: %s",
-                settings.default_runtime,
-                ", ".join(runtimes) or "none",
-            )
-        isolation = sandbox.detect(settings)
-        if isolation.kind == "none":
-            logger.warning("function isolation: %s", isolation.summary())
-        else:
-            logger.info("function isolation: %s", isolation.summary())
-        environments_dir = settings.environments_dir or layout.environments
+    runtimes = discover(settings.runtime_interpreters)
+    if settings.default_runtime not in runtimes:
+        logger.warning(
+            "default runtime %s not found on this machine; available: %s",
+            settings.default_runtime,
+            ", ".join(runtimes) or "none",
+        )
+    versions = {name: runtime.version for name, runtime in runtimes.items()}
+    isolation = sandbox.detect(settings)
+    if isolation.kind == "none":
+        logger.warning("function isolation: %s", isolation.summary())
+    else:
+        logger.info("function isolation: %s", isolation.summary())
+    async with open_platform(settings, runtimes=versions) as platform:
+        platform.isolation = isolation
+        environments_dir = settings.environments_dir or settings.layout.environments
         calls_sandbox = sandbox.Sandbox(
             isolation,
             hidden=[settings.data_dir.resolve(), environments_dir.resolve()],
             slots=settings.max_concurrent_calls + settings.build_concurrency,
-        )
-        platform = Platform(
-            settings=settings,
-            db=db,
-            blobs=BlobStore(layout.blobs),
-            secrets_box=SecretsBox.from_key_file(layout.secret_key),
-            runtimes={name: runtime.version for name, runtime in runtimes.items()},
-            isolation=isolation,
         )
         token, token_file = _admin_token(settings)
         await tokens_service.register_admin(platform, token=token)
@@ -100,5 +86,3 @@ async def embedded(settings: Settings) -> AsyncIterator[Server]:
         platform.wake_scheduler = scheduler.wake
         app = create_app(platform, background=[dispatcher.run, builder.run, scheduler.run])
         yield Server(app=app, platform=platform, admin_token=token, admin_token_file=token_file)
-    finally:
-        await db.dispose()

@@ -3,6 +3,7 @@
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from fnhost.auth.oidc import OidcVerifier
 from fnhost.auth.secrets_box import SecretsBox
 from fnhost.blobs import BlobStore
 from fnhost.sandbox import Isolation
@@ -24,6 +25,8 @@ class Platform:
     secrets_box: SecretsBox
     # Runtime name (e.g. "py311") -> "Python 3.11.7", for the runtimes this server really has.
     runtimes: Mapping[str, str]
+    # Verifies JWTs of the configured OIDC issuers; None: only fnhost-issued tokens are valid.
+    oidc: OidcVerifier | None = None
     # Wakes the dispatcher (a call was queued), the builder (a function was created) and the
     # scheduler (a schedule was created).
     wake_dispatcher: Callable[[], None] = field(default=_nothing)

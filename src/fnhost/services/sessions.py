@@ -10,6 +10,7 @@ from fnhost import clock, errors
 from fnhost.auth import tokens
 from fnhost.auth.principal import Principal
 from fnhost.schemas.sessions import SessionCreate, SessionRead
+from fnhost.services import clients as clients_service
 from fnhost.services.platform import Platform
 from fnhost.store import sessions as sessions_store
 from fnhost.store import tokens as tokens_store
@@ -62,7 +63,7 @@ async def capture(
         status=status,
         nonce_hash=_nonce_hash(nonce),
         subject=principal.subject,
-        capabilities=sorted(principal.capabilities),
+        capabilities=sorted(principal.capabilities_in(project)),
         client_id=client_id,
         creation_time=clock.to_ms(now),
         expiration_time=clock.to_ms(now + ttl),
@@ -73,16 +74,26 @@ async def capture(
 async def create(
     platform: Platform, *, project: str, principal: Principal, body: SessionCreate
 ) -> SessionRead:
-    """POST /sessions: capture the caller (token exchange) behind a fresh nonce."""
+    """POST /sessions: capture the caller, or the client of the credentials, behind a nonce."""
     if body.type == "CLIENT_CREDENTIALS":
-        raise errors.InvalidInput(
-            "Client-credentials sessions need an identity provider or a registered client; "
-            "this server has neither configured. Use tokenExchange instead."
+        assert body.client_id is not None and body.client_secret is not None
+        principal = await clients_service.principal_of(
+            platform, client_id=body.client_id, client_secret=body.client_secret
         )
+        if not principal.in_project(project):
+            raise errors.InvalidInput(
+                f"Client {body.client_id!r} has no access to project {project!r}"
+            )
     ttl = timedelta(hours=platform.settings.session_ttl_hours)
     async with platform.db.write() as session:
         row, nonce = await capture(
-            session, project=project, principal=principal, kind=body.type, status="READY", ttl=ttl
+            session,
+            project=project,
+            principal=principal,
+            kind=body.type,
+            status="READY",
+            ttl=ttl,
+            client_id=body.client_id,
         )
     return to_read(row, nonce=nonce)
 

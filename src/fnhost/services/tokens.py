@@ -1,5 +1,8 @@
 """Bearer tokens: authenticate a request, issue and register tokens, describe the caller."""
 
+from dataclasses import dataclass
+from datetime import timedelta
+
 from fnhost import clock, errors
 from fnhost.auth import capabilities, tokens
 from fnhost.auth.principal import Principal
@@ -9,12 +12,29 @@ from fnhost.store import projects as projects_store
 from fnhost.store import tokens as tokens_store
 
 ADMIN_SUBJECT = "fnhost-admin"
+ISSUED = "issued"
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """What `fnhost token list` shows of a token (never the token itself)."""
+
+    id: int
+    subject: str
+    projects: list[str] | None
+    capabilities: list[str]
+    created_time: int
+    expires_time: int | None
+    revoked: bool
+    description: str | None
 
 
 async def authenticate(platform: Platform, token: str | None) -> Principal:
     """The principal behind a bearer token; Unauthenticated when missing, unknown or expired."""
     if not token:
         raise errors.Unauthenticated("Missing bearer token: send 'Authorization: Bearer <token>'")
+    if platform.oidc is not None and tokens.looks_like_jwt(token):
+        return await platform.oidc.verify(token)
     async with platform.db.read() as session:
         principal = await tokens.resolve(session, token, now_ms=clock.to_ms(clock.now()))
     if principal is None:
@@ -62,15 +82,70 @@ async def register_admin(platform: Platform, *, token: str) -> None:
     )
 
 
+async def issue(
+    platform: Platform,
+    *,
+    subject: str,
+    projects: list[str] | None,
+    capabilities_: list[str],
+    expires_in: timedelta | None,
+    description: str | None = None,
+) -> str:
+    """A new random token with these grants; only its hash is kept."""
+    if not capabilities_:
+        raise errors.InvalidInput("A token needs at least one capability")
+    token = tokens.generate()
+    expires = clock.to_ms(clock.now() + expires_in) if expires_in is not None else None
+    await register(
+        platform,
+        token=token,
+        kind=ISSUED,
+        subject=subject,
+        projects=None if projects is None else sorted(set(projects)),
+        capabilities_=sorted({capabilities.parse(c) for c in capabilities_}),
+        expires_ms=expires,
+        description=description,
+    )
+    return token
+
+
+async def list_issued(platform: Platform) -> list[IssuedToken]:
+    async with platform.db.read() as session:
+        rows = await tokens_store.list_kind(session, kind=ISSUED)
+    return [
+        IssuedToken(
+            id=row.id,
+            subject=row.subject,
+            projects=row.projects,
+            capabilities=row.capabilities,
+            created_time=row.created_time,
+            expires_time=row.expires_time,
+            revoked=row.revoked,
+            description=row.description,
+        )
+        for row in rows
+    ]
+
+
+async def revoke_issued(platform: Platform, *, token_id: int) -> None:
+    """Revoke an issued token: it stops working on its next request."""
+    async with platform.db.write() as session:
+        if not await tokens_store.revoke(session, token_id=token_id, kind=ISSUED):
+            raise errors.NotFound(f"No issued token with id {token_id}")
+
+
 async def inspect(platform: Platform, principal: Principal) -> TokenInspection:
     """GET /token/inspect: the caller's subject, projects and capabilities."""
-    if principal.projects is not None:
-        projects = sorted(principal.projects)
-    else:
+    projects = set(principal.projects)
+    if principal.all_projects:
         async with platform.db.read() as session:
-            projects = await projects_store.known(session)
+            projects |= set(await projects_store.known(session))
     return TokenInspection(
         subject=principal.subject,
-        projects=[ProjectAccess(project_url_name=p) for p in projects],
-        capabilities=capabilities.as_cdf(principal.capabilities),
+        projects=[ProjectAccess(project_url_name=p) for p in sorted(projects)],
+        capabilities=[
+            entry
+            for grant in principal.grants
+            for entry in capabilities.as_cdf(grant.capabilities, grant.projects)
+        ],
     )

@@ -25,9 +25,17 @@ async def list_kind(session: AsyncSession, *, kind: str) -> list[Token]:
     return list(result.scalars())
 
 
-async def revoke(session: AsyncSession, *, token_id: int) -> bool:
-    result = await session.execute(update(Token).where(Token.id == token_id).values(revoked=True))
+async def revoke(session: AsyncSession, *, token_id: int, kind: str) -> bool:
+    result = await session.execute(
+        update(Token).where(Token.id == token_id, Token.kind == kind).values(revoked=True)
+    )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def revoke_for_subject(session: AsyncSession, *, kind: str, subject: str) -> None:
+    await session.execute(
+        update(Token).where(Token.kind == kind, Token.subject == subject).values(revoked=True)
+    )
 
 
 async def delete_by_hash(session: AsyncSession, *, token_hash: str) -> None:

@@ -1,0 +1,63 @@
+"""The OAuth 2.0 token endpoint (client credentials grant, RFC 6749 section 4.4).
+
+It answers in RFC 6749's shape, not CDF's: OAuth clients such as the SDK's
+`OAuthClientCredentials` read `{"error": "invalid_client"}` and `access_token`/`expires_in`.
+"""
+
+import base64
+import binascii
+import urllib.parse
+
+from fastapi import APIRouter, Request
+
+from fnhost import errors
+from fnhost.api.deps import PlatformDep
+from fnhost.api.responses import WireJSON
+from fnhost.services import clients as clients_service
+
+router = APIRouter(tags=["identity"])
+
+
+def _oauth_error(status: int, code: str, description: str) -> WireJSON:
+    return WireJSON(
+        {"error": code, "error_description": description},
+        status_code=status,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def _basic_credentials(request: Request) -> tuple[str, str] | None:
+    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        client_id, _, secret = base64.b64decode(encoded, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return urllib.parse.unquote_plus(client_id), urllib.parse.unquote_plus(secret)
+
+
+@router.post("/oauth2/token")
+async def token(request: Request, platform: PlatformDep) -> WireJSON:
+    """Exchange a registered client's id and secret for a short-lived bearer token."""
+    form = dict(urllib.parse.parse_qsl((await request.body()).decode(errors="replace")))
+    if form.get("grant_type") != "client_credentials":
+        return _oauth_error(
+            400, "unsupported_grant_type", "Only grant_type=client_credentials is supported"
+        )
+    credentials = _basic_credentials(request) or (
+        form.get("client_id", ""),
+        form.get("client_secret", ""),
+    )
+    if not all(credentials):
+        return _oauth_error(400, "invalid_request", "Send client_id and client_secret")
+    try:
+        issued = await clients_service.issue_access_token(
+            platform, client_id=credentials[0], client_secret=credentials[1]
+        )
+    except errors.Unauthenticated as error:
+        return _oauth_error(401, "invalid_client", error.message)
+    return WireJSON(
+        {"access_token": issued.token, "token_type": "Bearer", "expires_in": issued.expires_in},
+        headers={"Cache-Control": "no-store"},
+    )

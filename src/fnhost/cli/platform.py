@@ -1,0 +1,71 @@
+"""Open the platform of a data directory: what `serve` and the admin commands share."""
+
+import os
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fnhost.auth import oidc_config
+from fnhost.auth.oidc import OidcTimings, OidcVerifier
+from fnhost.auth.secrets_box import SecretsBox
+from fnhost.blobs import BlobStore
+from fnhost.services.platform import Platform
+from fnhost.settings import Settings
+from fnhost.store import migrate
+from fnhost.store.engine import Database
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir", help="Data directory [default: FNHOST_DATA_DIR or ~/.local/share/fnhost]"
+    ),
+]
+
+
+def load_settings(data_dir: Path | None = None, **overrides: object) -> Settings:
+    values = {key: value for key, value in overrides.items() if value is not None}
+    if data_dir is not None:
+        values["data_dir"] = data_dir
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def oidc_verifier(settings: Settings) -> OidcVerifier | None:
+    """The verifier of the configured OIDC issuers, or None when none are configured."""
+    if settings.oidc_config is None:
+        return None
+    return OidcVerifier(
+        oidc_config.load(settings.oidc_config),
+        OidcTimings(
+            jwks_max_age_seconds=settings.oidc_jwks_max_age_seconds,
+            jwks_min_refresh_seconds=settings.oidc_jwks_min_refresh_seconds,
+            leeway_seconds=settings.oidc_leeway_seconds,
+            http_timeout_seconds=settings.oidc_http_timeout_seconds,
+        ),
+    )
+
+
+@asynccontextmanager
+async def open_platform(
+    settings: Settings, *, runtimes: Mapping[str, str] | None = None
+) -> AsyncIterator[Platform]:
+    """The data directory (created 0700), its migrated database, keys and blobs."""
+    layout = settings.layout
+    layout.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(layout.root, 0o700)
+    verifier = oidc_verifier(settings)
+    db = Database(settings.effective_database_url)
+    try:
+        await migrate.upgrade(db.engine)
+        yield Platform(
+            settings=settings,
+            db=db,
+            blobs=BlobStore(layout.blobs),
+            secrets_box=SecretsBox.from_settings(settings.secret_key, layout.secret_key),
+            runtimes=runtimes or {},
+            oidc=verifier,
+        )
+    finally:
+        await db.dispose()
