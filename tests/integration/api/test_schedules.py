@@ -147,6 +147,23 @@ async def test_a_used_nonce_is_refused(app: InProcess) -> None:
     assert "Failed to bind session" in refused.json()["error"]["message"]
 
 
+async def test_a_one_shot_session_cannot_run_a_schedule(app: InProcess) -> None:
+    function = await make_function(app)
+    created = await app.http.post(f"{P}/sessions", json={"items": [{"oneshotTokenExchange": True}]})
+    one_shot = created.json()["items"][0]["nonce"]
+    refused = await app.http.post(
+        S,
+        json={
+            "items": [
+                {"name": "s", "cronExpression": "* * * * *", "functionId": function["id"]}
+                | {"nonce": one_shot}
+            ]
+        },
+    )
+    assert refused.status_code == 400
+    assert "one-shot session cannot run a schedule" in refused.json()["error"]["message"]
+
+
 async def test_list_filters(app: InProcess) -> None:
     first = await make_function(app, external_id="one")
     second = await make_function(app, external_id="two")
