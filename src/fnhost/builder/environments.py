@@ -126,7 +126,7 @@ class Environments:
                     target, json.loads(spec)["requirements"], runtime, index_url, extra_index_urls
                 )
                 logger.info(
-                    "built environment %s in %.1f s",
+                    "built environment %s in %.2f s",
                     name,
                     time.monotonic() - started,
                     extra={"action": "environment_built", "environment": name},
