@@ -52,6 +52,13 @@ class Settings(BaseSettings):
     max_concurrent_calls: int = Field(
         16, ge=1, description="Calls running at once on this server; more wait, still Running."
     )
+    call_wait_ms: int = Field(
+        1000,
+        ge=0,
+        le=30_000,
+        description="How long POST .../call holds its answer for the call to end, so that a "
+        "quick call comes back finished in one round trip; 0: answer at once (Running).",
+    )
     call_data_max_bytes: int = Field(
         9 * 1024 * 1024, ge=1, description="Largest accepted call `data`, as JSON bytes."
     )

@@ -194,7 +194,8 @@ def test_call_without_data_and_request_ids(api: Api) -> None:
     ok = api.deploy("echo_all", name="echo")
     session = api.post("/sessions", {"items": [{"tokenExchange": True}]}).json()["items"][0]
     call = api.post(f"/functions/{ok['id']}/call", {"nonce": session["nonce"]})
-    assert call.status_code == 201 and call.json()["status"] == "Running"
+    # Running, or already ended when it ended within FNHOST_CALL_WAIT_MS.
+    assert call.status_code == 201 and call.json()["status"] in ("Running", "Completed")
     reused = api.post(f"/functions/{ok['id']}/call", {"nonce": session["nonce"]})
     assert "bind session" in assert_cdf_error(reused, 400)["message"]
     done = wait_until(

@@ -11,7 +11,8 @@ from fnhost.services import tokens as tokens_service
 from fnhost.services.platform import Platform
 
 
-def get_platform(request: Request) -> Platform:
+async def get_platform(request: Request) -> Platform:
+    # async: FastAPI runs a plain def dependency in a worker thread, a hop on every request.
     platform: Platform = request.app.state.platform
     return platform
 

@@ -1,5 +1,6 @@
 """Calls as clients see them: create (durably queued), list, retrieve, response, logs."""
 
+import asyncio
 import json
 from datetime import timedelta
 from typing import Any
@@ -8,9 +9,17 @@ from sqlalchemy import ColumnElement
 
 from fnhost import clock, errors
 from fnhost.auth.principal import Principal
-from fnhost.schemas.calls import CallCreate, CallFilter, CallRead, CallResponse, LogEntry
+from fnhost.schemas.calls import (
+    CallCreate,
+    CallError,
+    CallFilter,
+    CallRead,
+    CallResponse,
+    LogEntry,
+)
 from fnhost.services import cursors
 from fnhost.services import sessions as sessions_service
+from fnhost.services.call_events import CallEnd
 from fnhost.services.platform import Platform
 from fnhost.settings import Settings
 from fnhost.store import calls as calls_store
@@ -74,39 +83,69 @@ async def create(
     function_id: int,
     principal: Principal,
     body: CallCreate,
+    hold: bool = False,
 ) -> CallRead:
     """Store the call as queued (durable before this returns) and wake the dispatcher."""
     check_data_size(platform.settings, body.data, what="The call's data")
     now = clock.now()
-    async with platform.db.write() as session:
-        function = await functions_store.get(session, project=project, function_id=function_id)
-        if function is None:
-            raise errors.NotFound("Function not found", missing=[{"id": function_id}])
-        if body.nonce:
-            bound = await sessions_service.bind(session, project=project, nonce=body.nonce)
-        else:
-            # Without a nonce (curl, scripts), the call runs as its caller.
-            bound, _ = await sessions_service.capture(
+    # With `hold`, a call that ends within FNHOST_CALL_WAIT_MS is returned ended: the SDK's
+    # `call(wait=True)` then needs no poll, and polls with sleeps of up to 0.3 s and more.
+    wait_seconds = platform.settings.call_wait_ms / 1000 if hold else 0
+    ended: asyncio.Future[CallEnd] | None = None
+    call_id = 0
+    try:
+        async with platform.db.write() as session:
+            function = await functions_store.get(session, project=project, function_id=function_id)
+            if function is None:
+                raise errors.NotFound("Function not found", missing=[{"id": function_id}])
+            if body.nonce:
+                bound = await sessions_service.bind(session, project=project, nonce=body.nonce)
+            else:
+                # Without a nonce (curl, scripts), the call runs as its caller.
+                bound, _ = await sessions_service.capture(
+                    session,
+                    project=project,
+                    principal=principal,
+                    kind="TOKEN_EXCHANGE",
+                    status="ACTIVE",
+                    ttl=session_ttl(platform.settings),
+                )
+            row = await calls_store.insert(
                 session,
                 project=project,
-                principal=principal,
-                kind="TOKEN_EXCHANGE",
-                status="ACTIVE",
-                ttl=session_ttl(platform.settings),
+                function_id=function_id,
+                state="queued",
+                start_time=clock.to_ms(now),
+                data=body.data,
+                session_id=bound.id,
             )
-        row = await calls_store.insert(
-            session,
-            project=project,
-            function_id=function_id,
-            state="queued",
-            start_time=clock.to_ms(now),
-            data=body.data,
-            session_id=bound.id,
-        )
-        function.last_called = row.start_time
-        read = to_read(row)
-    platform.wake_dispatcher()
-    return read
+            function.last_called = row.start_time
+            read = to_read(row)
+            call_id = row.id
+            if wait_seconds > 0:
+                # Watched before the commit, so that no end can slip by unseen.
+                ended = platform.call_events.watch(call_id)
+        platform.wake_dispatcher()
+        if ended is None:
+            return read
+        try:
+            end = await asyncio.wait_for(ended, wait_seconds)
+        except TimeoutError:
+            return read  # still Running: the client polls as usual
+        return _ended(read, end)
+    finally:
+        if ended is not None:
+            platform.call_events.forget(call_id, ended)
+
+
+def _ended(read: CallRead, end: CallEnd) -> CallRead:
+    """`read` (as created) updated with how the call ended."""
+    error = None
+    if end.error_message is not None:
+        error = CallError(message=end.error_message, trace=end.error_trace or "")
+    return read.model_copy(
+        update={"status": STATUS[end.state], "end_time": end.end_time, "error": error}
+    )
 
 
 def _conditions(filter: CallFilter) -> list[ColumnElement[bool]]:

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from fnhost import clock
 from fnhost.services import sessions as sessions_service
+from fnhost.services.call_events import CallEnd
 from fnhost.services.platform import Platform
 from fnhost.store import calls as calls_store
 from fnhost.store import dispatchers as dispatchers_store
@@ -129,19 +130,27 @@ async def append_logs(platform: Platform, *, call_id: int, lines: list[tuple[int
 
 
 async def finish(platform: Platform, *, job: CallJob, outcome: Outcome) -> None:
-    """Record the call's outcome and drop the token it ran with."""
+    """Record the call's outcome, drop the token it ran with, and signal waiting requests."""
+    end = CallEnd(
+        state=outcome.state,
+        end_time=clock.to_ms(clock.now()),
+        error_message=outcome.error_message,
+        error_trace=outcome.error_trace,
+    )
     async with platform.db.write() as session:
-        await calls_store.finish(
+        recorded = await calls_store.finish(
             session,
             call_id=job.call_id,
             from_states=["running"],
-            state=outcome.state,
-            end_time=clock.to_ms(clock.now()),
+            state=end.state,
+            end_time=end.end_time,
             response=outcome.response,
-            error_message=outcome.error_message,
-            error_trace=outcome.error_trace,
+            error_message=end.error_message,
+            error_trace=end.error_trace,
         )
         await sessions_service.forget_token(session, token=job.token)
+    if recorded:
+        platform.call_events.ended(job.call_id, end)
     logger.info(
         "call finished",
         extra={"action": "call_finished", "call_id": job.call_id, "state": outcome.state},

@@ -7,6 +7,7 @@ from fnhost.auth.oidc import OidcVerifier
 from fnhost.auth.secrets_box import SecretsBox
 from fnhost.blobs import BlobStore
 from fnhost.sandbox import Isolation
+from fnhost.services.call_events import CallEvents
 from fnhost.settings import Settings
 from fnhost.store.engine import Database
 
@@ -34,3 +35,5 @@ class Platform:
     wake_scheduler: Callable[[], None] = field(default=_nothing)
     # How function code is isolated, as detected at start; None where no function runs.
     isolation: Isolation | None = None
+    # Ends of calls recorded by this process, for requests waiting on them.
+    call_events: CallEvents = field(default_factory=CallEvents)

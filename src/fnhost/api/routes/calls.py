@@ -45,13 +45,14 @@ async def call_function(
     principal: Runner,
     body: CallCreate | None = None,
 ) -> WireJSON:
-    """Call a function. The call is stored before this returns and runs in the background."""
+    """Call a function: stored before this returns; back ended if it ends within the wait."""
     call = await calls_service.create(
         platform,
         project=project,
         function_id=function_id,
         principal=principal,
         body=body or CallCreate(),
+        hold=True,
     )
     return WireJSON(_render(request, call), status_code=201)
 

@@ -1,0 +1,92 @@
+"""Calls: POST .../call holds its answer until the call ends, within FNHOST_CALL_WAIT_MS."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fnhost.services import dispatch as dispatch_service
+from fnhost.services.dispatch import Outcome
+from fnhost.store import functions as functions_store
+from tests.integration.apps import InProcess, in_process, upload_code
+
+PROJECT = "calls"
+BASE = f"/api/v1/projects/{PROJECT}"
+# store/calls.py reads rows with Result.tuples(), deprecated in SQLAlchemy 2.1.
+pytestmark = pytest.mark.filterwarnings("ignore:The Result.tuples:DeprecationWarning")
+
+
+async def _ready_function(app: InProcess) -> int:
+    file_id = await upload_code(app, PROJECT)
+    created = await app.http.post(
+        f"{BASE}/functions", json={"items": [{"name": "f", "fileId": file_id}]}
+    )
+    function_id = int(created.json()["items"][0]["id"])
+    async with app.platform.db.write() as session:
+        row = await functions_store.get(session, project=PROJECT, function_id=function_id)
+        assert row is not None
+        row.status, row.environment = "Ready", "/nonexistent/python"
+    return function_id
+
+
+def _dispatch_with(app: InProcess, outcome: Outcome) -> Callable[[], None]:
+    """A stand-in for the dispatcher: each wake-up claims the queued call and ends it so."""
+    tasks: list[asyncio.Task[None]] = []
+
+    async def run_one() -> None:
+        (job,) = await dispatch_service.claim(app.platform, limit=1, claimant="test")
+        await dispatch_service.finish(app.platform, job=job, outcome=outcome)
+
+    return lambda: tasks.append(asyncio.create_task(run_one()))
+
+
+async def _call(app: InProcess, function_id: int) -> dict[str, Any]:
+    response = await app.http.post(f"{BASE}/functions/{function_id}/call", json={"data": {}})
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def test_call_that_ends_within_the_wait_comes_back_completed(tmp_path: Path) -> None:
+    async with in_process(tmp_path / "data", call_wait_ms=30_000) as app:
+        function_id = await _ready_function(app)
+        app.platform.wake_dispatcher = _dispatch_with(app, Outcome("completed", response="2"))
+
+        call = await _call(app, function_id)
+
+        assert call["status"] == "Completed"
+        assert call["endTime"] >= call["startTime"]
+        polled = await app.http.post(
+            f"{BASE}/functions/{function_id}/calls/byids", json={"items": [{"id": call["id"]}]}
+        )
+        assert polled.json()["items"][0] == call
+        assert app.platform.call_events.watched == 0
+
+
+async def test_failed_call_comes_back_with_its_error(tmp_path: Path) -> None:
+    async with in_process(tmp_path / "data", call_wait_ms=30_000) as app:
+        function_id = await _ready_function(app)
+        failed = Outcome("failed", error_message="ValueError: bad", error_trace="Traceback")
+        app.platform.wake_dispatcher = _dispatch_with(app, failed)
+
+        call = await _call(app, function_id)
+
+        assert call["status"] == "Failed"
+        assert call["error"] == {"message": "ValueError: bad", "trace": "Traceback"}
+
+
+@pytest.mark.parametrize("wait_ms", [0, 20])
+async def test_call_still_running_after_the_wait_comes_back_running(
+    tmp_path: Path, wait_ms: int
+) -> None:
+    async with in_process(tmp_path / "data", call_wait_ms=wait_ms) as app:
+        function_id = await _ready_function(app)  # no dispatcher: the call never ends
+
+        call = await _call(app, function_id)
+
+        assert call["status"] == "Running"
+        assert "endTime" not in call
+        assert app.platform.call_events.watched == 0
