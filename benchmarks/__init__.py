@@ -1,0 +1,1 @@
+"""Reproducible performance runs of fnhost against its peers (Celery+Redis, RQ)."""

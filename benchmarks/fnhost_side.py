@@ -1,0 +1,230 @@
+"""fnhost under test: a real `fnhost serve` subprocess driven over raw HTTP and the SDK."""
+
+import io
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+TOKEN = "fnhost-benchmark-token"
+PROJECT = "bench"
+API = f"/api/v1/projects/{PROJECT}"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _zip(folder: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path in folder.rglob("*.py"):
+            archive.write(path, path.relative_to(folder).as_posix())
+    return buffer.getvalue()
+
+
+class Fnhost:
+    """One `fnhost serve` on a free port with its own data directory."""
+
+    def __init__(self, work: Path, env: dict[str, str]) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.data_dir = work / "fnhost-data"
+        self.log = work / "fnhost.log"
+        self.env = {
+            **os.environ,
+            "FNHOST_ADMIN_TOKEN": TOKEN,
+            "FNHOST_ENVIRONMENTS_DIR": str(work / "environments"),
+            **env,
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "fnhost",
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    "--data-dir",
+                    str(self.data_dir),
+                ],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise RuntimeError(f"fnhost serve did not start:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def http(self) -> httpx.Client:
+        """A keep-alive client with the admin token."""
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60
+        )
+
+    def deploy(self, http: httpx.Client, folder: str) -> tuple[int, float]:
+        """Upload and create a function from benchmarks/<folder>; (its id, seconds to Ready)."""
+        code = _zip(HERE / folder)
+        start = time.perf_counter()
+        name = f"{folder}-{uuid.uuid4().hex[:8]}"
+        file = _ok(http.post(f"{API}/files", json={"name": f"{name}.zip"}))
+        _ok(http.put(file["uploadUrl"], content=code))
+        created = _ok(
+            http.post(f"{API}/functions", json={"items": [{"name": name, "fileId": file["id"]}]})
+        )
+        function_id = created["items"][0]["id"]
+        while True:
+            found = _ok(http.post(f"{API}/functions/byids", json={"items": [{"id": function_id}]}))
+            status = found["items"][0]["status"]
+            if status == "Ready":
+                return function_id, time.perf_counter() - start
+            if status == "Failed":
+                raise RuntimeError(f"deploy failed: {found['items'][0].get('error')}")
+            time.sleep(0.005)
+
+
+def _ok(response: httpx.Response) -> Any:
+    if response.status_code >= 400:
+        raise RuntimeError(f"{response.request.url}: {response.status_code} {response.text}")
+    return response.json()
+
+
+def call_until_done(http: httpx.Client, function_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    """POST /sessions, POST call, then POST calls/byids until the call is no longer Running."""
+    session = _ok(http.post(f"{API}/sessions", json={"items": [{"tokenExchange": True}]}))
+    call = _ok(
+        http.post(
+            f"{API}/functions/{function_id}/call",
+            json={"data": data, "nonce": session["items"][0]["nonce"]},
+        )
+    )
+    while call["status"] == "Running":
+        time.sleep(0.001)
+        call = _ok(
+            http.post(
+                f"{API}/functions/{function_id}/calls/byids", json={"items": [{"id": call["id"]}]}
+            )
+        )["items"][0]
+    if call["status"] != "Completed":
+        raise RuntimeError(f"call {call['id']} ended {call['status']}: {call.get('error')}")
+    return call
+
+
+def trivial_call(server: Fnhost, function_id: int) -> Callable[[], Callable[[], object]]:
+    """A factory of the warm-call operation, one HTTP client per caller."""
+
+    def make() -> Callable[[], object]:
+        http = server.http()
+        return lambda: call_until_done(http, function_id, {"x": 1})
+
+    return make
+
+
+def sdk_call(server: Fnhost, function_id: int) -> Callable[[], object]:
+    """The SDK's `functions.call(wait=True)`, as a user would write it."""
+    from cognite.client import ClientConfig, CogniteClient, global_config
+    from cognite.client.credentials import Token
+
+    global_config.disable_pypi_version_check = True
+    client = CogniteClient(
+        ClientConfig(
+            client_name="fnhost-benchmark",
+            project=PROJECT,
+            base_url=server.url,
+            credentials=Token(TOKEN),
+        )
+    )
+
+    def call() -> object:
+        done = client.functions.call(id=function_id, data={"x": 1}, wait=True)
+        if done.status != "Completed":
+            raise RuntimeError(f"SDK call ended {done.status}")
+        return done
+
+    return call
+
+
+def get_requests_per_second(
+    server: Fnhost, function_id: int, call_id: int, *, connections: int, seconds: int
+) -> tuple[float, str]:
+    """`GET .../calls/{id}` requests/s at `connections` keep-alive connections; (rate, tool)."""
+    url = f"{server.url}{API}/functions/{function_id}/calls/{call_id}"
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        return _python_get_load(url, connections=connections, seconds=seconds), "httpx"
+    output = subprocess.run(
+        [
+            wrk,
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "-H",
+            f"Authorization: Bearer {TOKEN}",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    if "Non-2xx" in output:
+        raise RuntimeError(f"wrk saw errors:\n{output}")
+    match = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    if match is None:
+        raise RuntimeError(f"unexpected wrk output:\n{output}")
+    return float(match.group(1)), "wrk"
+
+
+def _python_get_load(url: str, *, connections: int, seconds: int) -> float:
+    """Fallback load generator; on 2 cores it may be the bottleneck, not the server."""
+    import asyncio
+
+    async def run() -> float:
+        limits = httpx.Limits(max_connections=connections)
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        async with httpx.AsyncClient(limits=limits, headers=headers) as http:
+            deadline = time.perf_counter() + seconds
+            done = 0
+
+            async def worker() -> None:
+                nonlocal done
+                while time.perf_counter() < deadline:
+                    (await http.get(url)).raise_for_status()
+                    done += 1
+
+            start = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(connections)))
+            return done / (time.perf_counter() - start)
+
+    return asyncio.run(run())

@@ -1,0 +1,2 @@
+def handle(data):
+    return {"x": data["x"] + 1}
