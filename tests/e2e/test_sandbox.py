@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,15 +26,20 @@ HOSTILE = ["hostile_read", "hostile_fork", "hostile_memory", "hostile_output", "
 HOSTILE += ["hostile_kill", "hostile_files", "connects", "ok"]
 
 
+def require_sandbox() -> None:
+    """Skip where bubblewrap or root is missing; on CI, fail instead."""
+    if shutil.which("bwrap") is None or os.geteuid() != 0:
+        if os.environ.get("CI"):
+            pytest.fail("CI must test the sandbox: run as root with bubblewrap installed")
+        pytest.skip("needs bubblewrap and root")
+
+
 @pytest.fixture(scope="module")
 def sandboxed(
     tmp_path_factory: pytest.TempPathFactory, environments_dir: Path
 ) -> Iterator[RunningServer]:
     """A server that must sandbox (FNHOST_SANDBOX=bwrap), with small limits."""
-    if shutil.which("bwrap") is None or os.geteuid() != 0:
-        if os.environ.get("CI"):
-            pytest.fail("CI must test the sandbox: run as root with bubblewrap installed")
-        pytest.skip("needs bubblewrap and root")
+    require_sandbox()
     uid_base = random.randrange(1_000_000_000, 1_900_000_000, 1000)
     server = RunningServer(
         data_dir=tmp_path_factory.mktemp("sandboxed") / "data",
@@ -189,10 +196,32 @@ def test_network_is_allowed_by_default(
 
 
 def test_network_can_be_denied(make_server) -> None:  # type: ignore[no-untyped-def]
-    if shutil.which("bwrap") is None and not os.environ.get("CI"):
-        pytest.skip("needs bubblewrap")
+    require_sandbox()
     server = make_server({"FNHOST_SANDBOX": "bwrap", "FNHOST_CALL_NETWORK": "deny"})
     client: CogniteClient = server.client()
     function = deploy(client, "connects")
     call = function.call(data={"port": server.port}, wait=True)
     assert call.get_response() == {"connected": False, "error": "ConnectionRefusedError"}
+
+
+def doctor(**env: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "fnhost", "doctor"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout
+
+
+def test_doctor_prints_the_isolation_and_the_limits() -> None:
+    require_sandbox()
+    report = doctor(FNHOST_SANDBOX="bwrap", FNHOST_CALL_MAX_PROCESSES="77")
+    assert report.startswith("isolation: bwrap\n  bubblewrap sandbox, as dedicated uids")
+    assert "processes:   77 processes and threads" in report
+    assert "not enforced" not in report
+    report = doctor(FNHOST_SANDBOX="none")
+    assert report.startswith("isolation: none\n  no sandbox (FNHOST_SANDBOX=none)")
+    assert "processes and threads (FNHOST_CALL_MAX_PROCESSES)  [not enforced here]" in report
