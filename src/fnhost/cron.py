@@ -4,6 +4,7 @@ It sits below the services (not in `scheduler/`) because the API validates and d
 expressions when a schedule is created, and the scheduler computes its fire times.
 """
 
+import functools
 from datetime import UTC, datetime, timedelta
 
 from cron_descriptor import Options, get_description
@@ -44,8 +45,10 @@ def validate(expression: str) -> str:
     return expression
 
 
+@functools.lru_cache(maxsize=4096)
 def next_fire(expression: str, *, after: datetime) -> datetime:
-    """The first tick strictly after `after`, in UTC."""
+    """The first tick strictly after `after`, in UTC. Cached: at a tick, many schedules with
+    one expression ask the same question."""
     return next(iter(CronSim(expression, after.astimezone(UTC))))
 
 

@@ -33,7 +33,7 @@ class Scheduler:
         schedules = await schedules_service.timings(self._platform)
         current = plan(schedules, upcoming=self._upcoming, now=now)
         if current.due:
-            await schedules_service.fire(self._platform, due=current.due, now=now)
+            await schedules_service.fire(self._platform, due=current.due)
         # Only after the calls exist: a failed fire is retried on the next pass.
         self._upcoming = current.upcoming
         return current.next_wake()

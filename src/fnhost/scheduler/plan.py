@@ -36,6 +36,13 @@ def plan(
         if known is not None and known > now:
             following[schedule.id] = known
             continue
+        if known is not None:
+            # The usual case at a tick: the awaited tick is the latest one, unless the loop
+            # slept through several (cron.next_fire is cached: schedules share expressions).
+            after_known = cron.next_fire(schedule.cron_expression, after=known)
+            if after_known > now:
+                due[schedule.id], following[schedule.id] = known, after_known
+                continue
         latest = cron.last_fire(schedule.cron_expression, after=schedule.created_time, until=now)
         if latest is not None:
             due[schedule.id] = latest

@@ -2,6 +2,7 @@
 and the scheduler's side: which schedules exist, and firing a tick as one call per schedule."""
 
 import logging
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -226,29 +227,25 @@ async def timings(platform: Platform) -> list[ScheduleTiming]:
     ]
 
 
-async def fire(platform: Platform, *, due: Mapping[int, datetime], now: datetime) -> list[int]:
+async def fire(platform: Platform, *, due: Mapping[int, datetime]) -> list[int]:
     """Create the call of each (schedule, tick) in `due`, unless it exists already (made before
     a restart, or by another server on this database). Returns the ids of the calls created."""
-    now_ms = clock.to_ms(now)
+    by_tick: dict[datetime, list[int]] = defaultdict(list)
+    for schedule_id, tick in due.items():
+        by_tick[tick].append(schedule_id)
+    created: list[tuple[int, int]] = []
     async with platform.db.write() as session:
-        # Read inside the write transaction: a schedule deleted meanwhile gets no call.
-        rows = await schedules_store.get_by_ids(session, ids=list(due))
-        created = await calls_store.insert_scheduled(
-            session,
-            rows=[
-                {
-                    "project": row.project,
-                    "function_id": row.function_id,
-                    "state": calls_store.QUEUED,
-                    "start_time": now_ms,
-                    "data": row.data,
-                    "session_id": row.session_id,
-                    "schedule_id": row.id,
-                    "scheduled_time": clock.to_ms(due[row.id]),
-                }
-                for row in rows
-            ],
-        )
+        # Take the write lock first, so that the calls' startTime is when they came to be.
+        await session.connection()
+        now_ms = clock.to_ms(clock.now())
+        # Schedules deleted meanwhile get no call: their rows are copied in this transaction.
+        for tick, schedule_ids in by_tick.items():
+            created += await calls_store.insert_scheduled(
+                session,
+                schedule_ids=schedule_ids,
+                scheduled_time=clock.to_ms(tick),
+                start_time=now_ms,
+            )
         for function_id in {function_id for _, function_id in created}:
             await functions_store.touch_last_called(session, function_id=function_id, at=now_ms)
     if created:

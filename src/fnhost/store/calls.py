@@ -3,12 +3,12 @@
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import BigInteger, ColumnElement, String, func, literal, select, update
 from sqlalchemy import insert as sql_insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fnhost.store.tables import Call, CallLog, Function
+from fnhost.store.tables import Call, CallLog, Function, Schedule
 
 QUEUED = "queued"
 RUNNING = "running"
@@ -21,22 +21,46 @@ async def insert(session: AsyncSession, **values: Any) -> Call:
     return row
 
 
-# Rows per INSERT statement, well under SQLite's limit on bound parameters.
-SCHEDULED_BATCH = 500
+# Schedules per INSERT statement, well under SQLite's limit on bound parameters.
+SCHEDULED_BATCH = 10_000
 
 
 async def insert_scheduled(
-    session: AsyncSession, *, rows: Sequence[dict[str, Any]]
+    session: AsyncSession, *, schedule_ids: Sequence[int], scheduled_time: int, start_time: int
 ) -> list[tuple[int, int]]:
-    """Insert calls of schedule ticks; a (schedule_id, scheduled_time) that has its call already
-    is skipped, whoever made it. Returns (call id, function id) of the calls this inserted."""
+    """Insert the call of tick `scheduled_time` of each schedule, with the schedule's project,
+    function, data and session. A schedule whose call of that tick exists already (whoever made
+    it) or that no longer exists is skipped. Returns (call id, function id) of the new calls."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     created: list[tuple[int, int]] = []
-    for start in range(0, len(rows), SCHEDULED_BATCH):
+    for start in range(0, len(schedule_ids), SCHEDULED_BATCH):
+        # One INSERT ... SELECT: the database copies the rows; nothing per call in Python.
+        source = select(
+            Schedule.project,
+            Schedule.function_id,
+            literal(QUEUED, String),
+            literal(start_time, BigInteger),
+            Schedule.data,
+            Schedule.session_id,
+            Schedule.id,
+            literal(scheduled_time, BigInteger),
+        ).where(Schedule.id.in_(schedule_ids[start : start + SCHEDULED_BATCH]))
         statement = (
             insert(Call)
-            .values(list(rows[start : start + SCHEDULED_BATCH]))
+            .from_select(
+                [
+                    Call.project,
+                    Call.function_id,
+                    Call.state,
+                    Call.start_time,
+                    Call.data,
+                    Call.session_id,
+                    Call.schedule_id,
+                    Call.scheduled_time,
+                ],
+                source,
+            )
             .on_conflict_do_nothing(index_elements=["schedule_id", "scheduled_time"])
             .returning(Call.id, Call.function_id)
         )

@@ -60,12 +60,6 @@ async def timings(session: AsyncSession) -> list[tuple[int, str, int]]:
     return [(id_, expression, created) for id_, expression, created in result]
 
 
-async def get_by_ids(session: AsyncSession, *, ids: Sequence[int]) -> list[Schedule]:
-    """Schedules of any project; ids that no longer exist are left out."""
-    result = await session.execute(select(Schedule).where(Schedule.id.in_(ids)))
-    return list(result.scalars())
-
-
 async def session_ids_of_functions(
     session: AsyncSession, *, function_ids: Sequence[int]
 ) -> list[int]:
