@@ -43,33 +43,50 @@ def redact(text: str, urls: list[str]) -> str:
     return text
 
 
-def _words(line: str) -> str:
-    text = line.strip().lstrip(DECORATION).strip()
-    for label in LABELS:
+def _words(entry: str) -> str:
+    text = entry.lstrip(DECORATION).strip()
+    for label in (*LABELS, HINT):
         text = text.removeprefix(label).strip()
     return text
 
 
+def _entries(output: str) -> list[str]:
+    """uv's messages, each joined back into one line (uv wraps long ones)."""
+    entries: list[str] = []
+    for raw in output.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        starts_entry = line.lstrip(DECORATION) != line or line.startswith((*LABELS, HINT))
+        if entries and not starts_entry and raw.startswith(" "):
+            entries[-1] = f"{entries[-1]} {line}"
+        else:
+            entries.append(line)
+    return entries
+
+
 def summary(output: str) -> str:
     """One line a person can act on, from uv's output."""
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    hints = [_words(line.removeprefix(HINT)) for line in lines if line.startswith(HINT)]
+    entries = _entries(output)
+    hints = [_words(entry) for entry in entries if entry.startswith(HINT)]
     advice = f" ({hints[0]})" if hints else ""
-    if match := MISSING_PACKAGE.search(output):
+    if match := MISSING_PACKAGE.search(" ".join(output.split())):
         return (
             f"Could not install the requirements: {match.group(1)} was not found in the "
             f"package index{advice}"
         )
-    for number, line in enumerate(lines):
-        if line.lstrip(DECORATION).startswith(("error:", "\u00d7")):
-            # The most specific cause is the last line of the chain that follows.
-            chain = [line]
-            for following in lines[number + 1 :]:
+    for number, entry in enumerate(entries):
+        if entry.lstrip(DECORATION).startswith(("error:", "\u00d7")):
+            # The most specific cause is the last message of the chain that follows.
+            chain = [entry]
+            for following in entries[number + 1 :]:
                 if following.startswith(HINT):
                     break
                 chain.append(following)
             return f"Could not install the requirements: {_words(chain[-1])}{advice}"
-    return "Could not install the requirements: " + (_words(lines[-1]) if lines else "uv failed")
+    return "Could not install the requirements: " + (
+        _words(entries[-1]) if entries else "uv failed"
+    )
 
 
 def _kill_group(process: asyncio.subprocess.Process) -> None:

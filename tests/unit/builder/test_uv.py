@@ -52,3 +52,25 @@ def test_summary_of_unrecognised_output_is_its_last_line() -> None:
         "Could not install the requirements: really odd"
     )
     assert uv.summary("") == "Could not install the requirements: uv failed"
+
+
+def test_summary_joins_messages_uv_wrapped() -> None:
+    output = (
+        "error: No solution found when resolving dependencies\n"
+        "  cause: Because fnhost-no-such-package-q7x was not found in the package\n"
+        "  registry and you require fnhost-no-such-package-q7x==1.0, we can\n"
+        "  conclude that your requirements are unsatisfiable.\n"
+    )
+    assert uv.summary(output) == (
+        "Could not install the requirements: fnhost-no-such-package-q7x was not found in the "
+        "package index"
+    )
+    wrapped_chain = (
+        "  \u00d7 Failed to build `broken==1.0`\n"
+        "  \u2570\u2500\u25b6 Call to `setuptools.build_meta.build_wheel` failed\n"
+        "      (exit status: 1)\n"
+    )
+    assert uv.summary(wrapped_chain) == (
+        "Could not install the requirements: Call to `setuptools.build_meta.build_wheel` "
+        "failed (exit status: 1)"
+    )
