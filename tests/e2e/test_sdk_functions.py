@@ -272,10 +272,11 @@ def test_logs_readable_while_running_and_capped(make_server) -> None:  # type: i
     server = make_server({"FNHOST_CALL_LOG_MAX_BYTES": "2000"})
     client = server.client()
     function = deploy(client, "chatty")
-    call = function.call(data={"lines": 5, "linger": 3}, wait=False)
-    early = wait_until(lambda: call.get_logs(), timeout=10)
-    assert call.update() is None or call.status == "Running"
-    assert [e.message for e in early][:5] == [f"line {i}" for i in range(5)]
+    call = function.call(data={"lines": 5, "linger": 8}, wait=False)
+    early = wait_until(lambda: len(logs := call.get_logs()) == 5 and logs, timeout=8)
+    call.update()
+    assert call.status == "Running"  # the logs were read while the call still ran
+    assert [e.message for e in early] == [f"line {i}" for i in range(5)]
     call.wait()
     capped = function.call(data={"lines": 1000, "stderr": True}, wait=True)
     messages = [e.message for e in capped.get_logs()]

@@ -215,11 +215,14 @@ async def _get_row(platform: Platform, *, project: str, function_id: int, call_i
         row = await calls_store.get(
             session, project=project, function_id=function_id, call_id=call_id
         )
-    if row is None:
-        raise errors.NotFound(
-            f"Function call {call_id} of function {function_id} not found",
-            missing=[{"id": call_id}],
-        )
+        if row is None:
+            # Say which of the two is unknown (only on this error path, not on every read).
+            if await functions_store.get(session, project=project, function_id=function_id):
+                raise errors.NotFound(
+                    f"Function call {call_id} of function {function_id} not found",
+                    missing=[{"id": call_id}],
+                )
+            raise errors.NotFound("Function not found", missing=[{"id": function_id}])
     return row
 
 
