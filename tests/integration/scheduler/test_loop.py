@@ -65,6 +65,14 @@ async def schedule(app: InProcess, *, cron: str = "* * * * *", data: Any = None)
     )
 
 
+async def mark_ready(app: InProcess, scheduled: Scheduled) -> None:
+    """The function's build finished (no builder runs in process)."""
+    await deployments.start(app.platform, function_id=scheduled.function_id)
+    await deployments.succeed(
+        app.platform, function_id=scheduled.function_id, environment="python", runtime_version="3"
+    )
+
+
 async def calls_of(app: InProcess, scheduled: Scheduled) -> list[dict[str, Any]]:
     listed = await app.http.post(
         f"{P}/functions/{scheduled.function_id}/calls/list",
@@ -94,10 +102,7 @@ async def test_each_tick_creates_one_call_with_the_schedules_data(app: InProcess
 
 async def test_a_call_gets_the_schedules_session_data_and_call_info(app: InProcess) -> None:
     scheduled = await schedule(app, data={"x": 1})
-    await deployments.start(app.platform, function_id=scheduled.function_id)
-    await deployments.succeed(
-        app.platform, function_id=scheduled.function_id, environment="python", runtime_version="3"
-    )
+    await mark_ready(app, scheduled)
     await Scheduler(app.platform).tick(now=scheduled.minute(1))
 
     [job] = await dispatch_service.claim(app.platform, limit=10, claimant=uuid.uuid4().hex)
@@ -112,6 +117,16 @@ async def test_a_call_gets_the_schedules_session_data_and_call_info(app: InProce
     # The call's token acts as the schedule's session.
     inspected = await app.http.get("/api/v1/token/inspect", headers=app.auth(job.token))
     assert inspected.status_code == 200
+
+
+async def test_calls_of_a_function_still_building_wait_for_it(app: InProcess) -> None:
+    scheduled = await schedule(app, data={"x": 1})
+    await Scheduler(app.platform).tick(now=scheduled.minute(1))
+    claimant = uuid.uuid4().hex
+    assert await dispatch_service.claim(app.platform, limit=10, claimant=claimant) == []
+    await mark_ready(app, scheduled)
+    [job] = await dispatch_service.claim(app.platform, limit=10, claimant=claimant)
+    assert job.call_info["scheduled_time"] == clock.to_ms(scheduled.minute(1))
 
 
 async def test_two_schedulers_on_one_database_make_one_call_per_tick(app: InProcess) -> None:
@@ -156,10 +171,7 @@ async def test_deleting_a_schedule_stops_ticks_and_keeps_past_calls(app: InProce
 
 async def test_calls_of_a_revoked_session_fail_saying_so(app: InProcess) -> None:
     scheduled = await schedule(app)
-    await deployments.start(app.platform, function_id=scheduled.function_id)
-    await deployments.succeed(
-        app.platform, function_id=scheduled.function_id, environment="python", runtime_version="3"
-    )
+    await mark_ready(app, scheduled)
     revoked = await app.http.post(
         f"{P}/sessions/revoke", json={"items": [{"id": scheduled.session_id}]}
     )
