@@ -212,6 +212,9 @@ def main() -> None:
             server.start()
             try:
                 measure_fnhost(server, sizes, rows)
+            except Exception:
+                print(f"fnhost serve log (tail):\n{server.log.read_text()[-3000:]}")
+                raise
             finally:
                 server.stop()
         for peer_class in (peer_side.CeleryPeer, peer_side.RqPeer):
