@@ -30,7 +30,7 @@ PROBE_SECONDS = 20
 MB = 1024 * 1024
 GB = 1024 * MB
 
-# Why a call hit a limit, as the runtime reports it (see runtime/main.py `_limit_hit`).
+# Why a call hit a limit, as the runtime reports it (see runtime/handler.py `_limit_hit`).
 LimitKind = Literal["memory", "processes", "open_files", "file_size", "disk"]
 
 
@@ -127,7 +127,7 @@ class Launch:
 
     prefix: list[str]
     code_dir: str
-    runtime_main: str
+    zygote: str  # runtime/zygote.py as the process sees it
     home: str
     cwd: str  # the host directory to start in (bubblewrap changes to the code itself)
     wrapped: bool  # started through bubblewrap
@@ -212,7 +212,7 @@ class Sandbox:
             yield Launch(
                 prefix=[*self._limits_prefix(limits, processes=False), python],
                 code_dir=str(code_dir),
-                runtime_main=str(RUNTIME_DIR / "main.py"),
+                zygote=str(RUNTIME_DIR / "zygote.py"),
                 home=str(scratch),
                 cwd=str(code_dir),
                 wrapped=False,
@@ -222,7 +222,7 @@ class Sandbox:
             yield Launch(
                 prefix=self._bwrap(python=python, code_dir=code_dir, limits=limits, uid=uid),
                 code_dir=CODE_MOUNT,
-                runtime_main=f"{RUNTIME_MOUNT}/main.py",
+                zygote=f"{RUNTIME_MOUNT}/zygote.py",
                 home=SANDBOX_TMP,
                 cwd=str(scratch),
                 wrapped=True,

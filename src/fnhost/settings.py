@@ -52,8 +52,18 @@ class Settings(BaseSettings):
     max_concurrent_calls: int = Field(
         16, ge=1, description="Calls running at once on this server; more wait, still Running."
     )
+    instance_idle_seconds: int = Field(
+        600,
+        ge=1,
+        description="A function's warm instance is stopped after this long without calls.",
+    )
+    instance_start_timeout_seconds: int = Field(
+        60,
+        ge=1,
+        description="Longest a function's instance may take to start (import its handler).",
+    )
     call_wait_ms: int = Field(
-        1000,
+        200,
         ge=0,
         le=30_000,
         description="How long POST .../call holds its answer for the call to end, so that a "

@@ -13,7 +13,8 @@ pytestmark = pytest.mark.e2e
 
 
 def test_excess_calls_wait_and_all_complete(make_server: Callable[..., RunningServer]) -> None:
-    server = make_server({"FNHOST_MAX_CONCURRENT_CALLS": "2"})
+    # Calls are created without holding each answer, so all six are queued at once.
+    server = make_server({"FNHOST_MAX_CONCURRENT_CALLS": "2", "FNHOST_CALL_WAIT_MS": "0"})
     client = server.client("concurrency")
     function = deploy(client, "overlap")
     calls = [function.call(data={"i": i, "seconds": 1}, wait=False) for i in range(6)]

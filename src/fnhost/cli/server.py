@@ -72,7 +72,8 @@ async def embedded(settings: Settings) -> AsyncIterator[Server]:
         )
         token, token_file = _admin_token(settings)
         await tokens_service.register_admin(platform, token=token)
-        dispatcher = Dispatcher(platform, LocalExecutor(settings, calls_sandbox))
+        executor = LocalExecutor(settings, calls_sandbox)
+        dispatcher = Dispatcher(platform, executor)
         environments = Environments(
             environments_dir,
             runtimes=runtimes,
@@ -81,6 +82,7 @@ async def embedded(settings: Settings) -> AsyncIterator[Server]:
         )
         builder = Builder(platform, environments, calls_sandbox)
         platform.wake_dispatcher = dispatcher.wake
+        platform.function_ready = dispatcher.function_ready
         scheduler = Scheduler(platform)
         platform.wake_builder = builder.wake
         platform.wake_scheduler = scheduler.wake

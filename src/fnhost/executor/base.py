@@ -3,7 +3,7 @@
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from fnhost.services.dispatch import CallJob, Outcome
+from fnhost.services.dispatch import CallJob, FunctionSpec, Outcome
 
 # Receives each log line of a running call: (epoch ms, text).
 LogSink = Callable[[int, str], None]
@@ -12,6 +12,10 @@ LogSink = Callable[[int, str], None]
 class Executor(Protocol):
     async def run(self, job: CallJob, log: LogSink) -> Outcome:
         """Run one call to its end and describe how it ended. Never raises for user errors."""
+        ...
+
+    def prewarm(self, spec: FunctionSpec) -> None:
+        """Get ready to run the function's calls (start its instance) in the background."""
         ...
 
     async def close(self) -> None:

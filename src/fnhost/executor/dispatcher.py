@@ -25,9 +25,21 @@ class Dispatcher:
         self._claimant = uuid.uuid4().hex
         self._wakeup = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
+        self._prewarming: set[asyncio.Task[None]] = set()
 
     def wake(self) -> None:
         self._wakeup.set()
+
+    def function_ready(self, function_id: int) -> None:
+        """A function became Ready: warm its instance before its first call arrives."""
+        task = asyncio.create_task(self._prewarm(function_id))
+        self._prewarming.add(task)
+        task.add_done_callback(self._prewarming.discard)
+
+    async def _prewarm(self, function_id: int) -> None:
+        spec = await dispatch_service.function_spec(self._platform, function_id=function_id)
+        if spec is not None:
+            self._executor.prewarm(spec)
 
     async def run(self) -> None:
         """Dispatch until cancelled; on the way out, end the calls this dispatcher was running."""

@@ -1,22 +1,26 @@
-"""The local executor: each call is a fresh interpreter of the function's environment, in the
-sandbox and its own process group, killed as a group at the deadline."""
+"""The local executor: each call is a fork of its function's warm instance (a zygote inside
+the sandbox), in a process group of its own, killed as a group at the deadline."""
 
 import asyncio
 import contextlib
 import json
 import os
 import signal
-import tempfile
-from pathlib import Path
+from collections.abc import Awaitable
+from typing import Any
 
 from fnhost import clock
 from fnhost.executor.base import LogSink
-from fnhost.sandbox import Launch, Limits, Sandbox
-from fnhost.services.dispatch import CallJob, Outcome
+from fnhost.executor.instance import InstanceFailed
+from fnhost.executor.pool import InstancePool, Warm
+from fnhost.sandbox import Limits, Sandbox
+from fnhost.services.dispatch import CallJob, FunctionSpec, Outcome
 from fnhost.settings import Settings
 
-# How long the pipes may stay open after the process ended (a grandchild may hold them).
+# How long the pipes may stay open after the call ended (a grandchild may hold them).
 DRAIN_SECONDS = 2.0
+# How long a killed call may take to be reported dead before its instance is stopped.
+KILL_GRACE_SECONDS = 5.0
 READ_CHUNK = 64 * 1024
 
 
@@ -36,43 +40,33 @@ def describe_death(returncode: int) -> str:
     )
 
 
-def call_environment(job: CallJob, home: str) -> dict[str, str]:
-    """The process environment of a call: the function's envVars over a minimal base.
-
-    Nothing of the server's own environment (tokens, database URLs) is passed on.
-    """
-    base = {
-        "PATH": f"{Path(job.environment).parent}:/usr/local/bin:/usr/bin:/bin",
-        "HOME": home,
-        "TMPDIR": home,
-        "LANG": "C.UTF-8",
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
-    return {**base, **job.env_vars}
-
-
-async def _pump_lines(stream: asyncio.StreamReader, log: LogSink) -> None:
-    pending = b""
-    while True:
-        chunk = await stream.read(READ_CHUNK)
-        if not chunk:
-            break
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            log(clock.to_ms(clock.now()), line.decode(errors="replace").rstrip("\r"))
-    if pending:
-        log(clock.to_ms(clock.now()), pending.decode(errors="replace").rstrip("\r"))
-
-
-async def _read_all(fd: int, limit: int) -> bytes:
-    """Read a pipe to its end, keeping at most `limit` bytes (the rest is drained, not kept)."""
+async def _reader(fd: int) -> tuple[asyncio.StreamReader, asyncio.BaseTransport]:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=READ_CHUNK)
     transport, _ = await loop.connect_read_pipe(
         lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0)
     )
+    return reader, transport
+
+
+async def _pump_lines(fd: int, log: LogSink) -> None:
+    reader, transport = await _reader(fd)
+    pending = b""
+    try:
+        while chunk := await reader.read(READ_CHUNK):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                log(clock.to_ms(clock.now()), line.decode(errors="replace").rstrip("\r"))
+        if pending:
+            log(clock.to_ms(clock.now()), pending.decode(errors="replace").rstrip("\r"))
+    finally:
+        transport.close()
+
+
+async def _read_all(fd: int, limit: int) -> bytes:
+    """Read a pipe to its end, keeping at most `limit` bytes (the rest is drained, not kept)."""
+    reader, transport = await _reader(fd)
     kept = bytearray()
     try:
         while chunk := await reader.read(READ_CHUNK):
@@ -83,88 +77,119 @@ async def _read_all(fd: int, limit: int) -> bytes:
     return bytes(kept)
 
 
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
+async def _write_all(fd: int, data: bytes) -> None:
+    """Write the request into its pipe and close it; large requests don't block the loop."""
+    try:
+        os.set_blocking(fd, False)
+        with contextlib.suppress(BlockingIOError):
+            data = data[os.write(fd, data) :]
+        if data:
+            os.set_blocking(fd, True)
+            await asyncio.to_thread(_write_blocking, fd, data)
+    except BrokenPipeError:
+        pass  # the call died before reading its request; its exit says how
+    finally:
+        os.close(fd)
+
+
+def _write_blocking(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+async def _settle(tasks: list["asyncio.Task[Any]"]) -> set["asyncio.Task[Any]"]:
+    """Let the call's pipes run dry (briefly: a grandchild may hold one open), then stop."""
+    done, stuck = await asyncio.wait(tasks, timeout=DRAIN_SECONDS)
+    for task in stuck:
+        task.cancel()
+    await asyncio.gather(*stuck, return_exceptions=True)
+    return done
 
 
 class LocalExecutor:
-    """Runs calls as local child processes."""
+    """Runs calls on warm instances on this machine."""
 
     def __init__(self, settings: Settings, sandbox: Sandbox) -> None:
         self._settings = settings
         self._sandbox = sandbox
-        self._work = settings.layout.work
-        self._work.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._pool = InstancePool(settings, sandbox)
+        self._reaper: asyncio.Task[None] | None = None
+
+    def prewarm(self, spec: FunctionSpec) -> None:
+        """Start a function's instance now, so its first call is warm."""
+        self._ensure_reaper()
+        self._pool.prewarm(spec)
+
+    def _ensure_reaper(self) -> None:
+        if self._reaper is None:
+            self._reaper = asyncio.create_task(self._pool.reap())
 
     async def run(self, job: CallJob, log: LogSink) -> Outcome:
-        limits = Limits.for_function(self._settings, memory_gb=job.memory_gb)
-        with (
-            tempfile.TemporaryDirectory(dir=self._work, prefix=f"call-{job.call_id}-") as tmp,
-            self._sandbox.launch(
-                python=job.environment, code_dir=job.code_dir, scratch=Path(tmp), limits=limits
-            ) as launch,
-        ):
-            return await self._run(job, log, launch, limits)
+        self._ensure_reaper()
+        try:
+            warm = await self._pool.get(job.function)
+        except InstanceFailed as failure:
+            return Outcome(
+                "failed",
+                error_message=f"The function could not start: {failure.message}",
+                error_trace=failure.trace,
+            )
+        try:
+            return await self._run(job, log, warm)
+        finally:
+            warm.instance.done(job.call_id)
 
-    async def _run(self, job: CallJob, log: LogSink, launch: Launch, limits: Limits) -> Outcome:
-        read_fd, write_fd = os.pipe()
+    def _request(self, job: CallJob, warm: Warm) -> bytes:
         request = {
-            "code_dir": launch.code_dir,
-            "function_path": job.function_path,
             "data": job.data,
             "secrets": job.secrets,
             "call_info": job.call_info,
             "project": job.project,
             "base_url": job.base_url,
             "token": job.token,
-            "result_fd": write_fd,
             "response_max_bytes": self._settings.response_max_bytes,
         }
-        try:
-            process = await asyncio.create_subprocess_exec(
-                *launch.prefix,
-                "-I",
-                "-u",
-                launch.runtime_main,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                pass_fds=(write_fd,),
-                start_new_session=True,
-                env=call_environment(job, launch.home),
-                cwd=launch.cwd,
-            )
-        except OSError as error:
-            os.close(read_fd)
-            os.close(write_fd)
-            return Outcome("failed", error_message=f"Could not start the function: {error}")
-        os.close(write_fd)
-        assert process.stdin and process.stdout and process.stderr
-        readers = [
-            asyncio.create_task(_pump_lines(process.stdout, log)),
-            asyncio.create_task(_pump_lines(process.stderr, log)),
-        ]
-        result_reader = asyncio.create_task(
-            _read_all(read_fd, self._settings.response_max_bytes + READ_CHUNK)
+        return json.dumps(request).encode()
+
+    async def _run(self, job: CallJob, log: LogSink, warm: Warm) -> Outcome:
+        request_r, request_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        result_r, result_w = os.pipe()
+        theirs = (request_r, out_w, err_w, result_w)
+        result = asyncio.create_task(
+            _read_all(result_r, self._settings.response_max_bytes + READ_CHUNK)
         )
+        tasks = [
+            asyncio.create_task(_pump_lines(out_r, log)),
+            asyncio.create_task(_pump_lines(err_r, log)),
+            result,
+        ]
         try:
-            process.stdin.write(json.dumps(request).encode())
-            with contextlib.suppress(ConnectionError):
-                await process.stdin.drain()
-            process.stdin.close()
-            try:
-                await asyncio.wait_for(process.wait(), job.timeout_seconds)
-                timed_out = False
-            except TimeoutError:
-                timed_out = True
+            exited = await warm.instance.fork(job.call_id, theirs)
+        except InstanceFailed as failure:
+            os.close(request_w)
+            return Outcome("failed", error_message=failure.message, error_trace="")
         finally:
-            # Whatever happened, nothing the call started outlives it.
-            _kill_group(process.pid)
-            await process.wait()
-            _done, stuck = await asyncio.wait([*readers, result_reader], timeout=DRAIN_SECONDS)
-            for task in stuck:
-                task.cancel()
+            # The call holds its own copies now; ours would keep its pipes from ending.
+            for fd in theirs:
+                os.close(fd)
+            if not warm.instance.alive:
+                await _settle(tasks)
+        tasks.append(asyncio.create_task(_write_all(request_w, self._request(job, warm))))
+        returncode: int | None = None
+        lost = "The function's instance stopped during the call"  # unless it says more
+        timed_out = False
+        try:
+            returncode = await asyncio.wait_for(asyncio.shield(exited), job.timeout_seconds)
+        except TimeoutError:
+            timed_out = True
+            await self._kill(warm, job.call_id, exited)
+        except InstanceFailed as failure:
+            lost = failure.message
+        finally:
+            done = await _settle(tasks)
         if timed_out:
             return Outcome(
                 "timeout",
@@ -172,8 +197,18 @@ class LocalExecutor:
                 "seconds (FNHOST_CALL_TIMEOUT_SECONDS) and was stopped",
                 error_trace="",
             )
-        raw = result_reader.result() if result_reader in _done else b""
-        return self._outcome(raw, launch.returncode(process.returncode or 0), limits)
+        raw = result.result() if result in done else b""
+        if returncode is None and not raw:
+            return Outcome("failed", error_message=lost, error_trace="")
+        return self._outcome(raw, returncode or 0, warm.limits)
+
+    async def _kill(self, warm: Warm, call_id: int, exited: Awaitable[int]) -> None:
+        """Kill a call; if its instance does not confirm in time, stop the whole instance."""
+        warm.instance.kill(call_id)
+        try:
+            await asyncio.wait_for(exited, KILL_GRACE_SECONDS)
+        except (TimeoutError, InstanceFailed):
+            await warm.instance.close()
 
     def _outcome(self, raw: bytes, returncode: int, limits: Limits) -> Outcome:
         if not raw:
@@ -196,4 +231,8 @@ class LocalExecutor:
         return Outcome("failed", error_message=message, error_trace=result.get("trace", ""))
 
     async def close(self) -> None:
-        return None
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+        await self._pool.close()

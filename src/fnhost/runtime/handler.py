@@ -1,12 +1,12 @@
-"""Run one call of a user's `handle` and report the outcome on a result pipe.
+"""Load a user's `handle` once, and run one call of it: the request (JSON) on stdin, stdout
+and stderr as the call's logs, the outcome as one JSON object on the result descriptor.
 
-Started as `python -I -u main.py` in the function's environment. The request (JSON) comes on
-stdin; stdout and stderr are the call's logs; the outcome is one JSON object written to the
-file descriptor named in the request. Standard library only.
+Used by zygote.py inside the function's environment. Standard library only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import importlib
 import inspect
@@ -17,15 +17,13 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-ALLOWED_PARAMETERS = ("data", "client", "secrets", "function_call_info")
 
-
-def _describe(error: BaseException) -> str:
+def describe(error: BaseException) -> str:
     text = str(error)
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def _user_trace(error: BaseException) -> str:
+def user_trace(error: BaseException) -> str:
     """The traceback without this runtime's own frames, so it starts in the user's code."""
     tb = error.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
@@ -92,26 +90,30 @@ def _arguments(handle: Any, request: dict[str, Any]) -> dict[str, Any]:
     return {name: available[name]() for name in names if name in available}
 
 
-def run(request: dict[str, Any]) -> dict[str, Any]:
-    """Import the handler, call it, and describe the outcome as a JSON-able dict."""
-    code_dir = request["code_dir"]
+def load(code_dir: str, function_path: str) -> Any:
+    """Import the handler module from `code_dir` (the working directory of every call)."""
     os.chdir(code_dir)
     sys.path.insert(0, code_dir)
+    module = importlib.import_module(_module_name(function_path))
+    handle = getattr(module, "handle", None)
+    if not callable(handle):
+        raise TypeError(f"{function_path} defines no callable 'handle'")
+    if "client" in inspect.signature(handle).parameters:
+        # Paid once per instance instead of once per call.
+        with contextlib.suppress(ImportError):
+            import cognite.client  # noqa: F401
+    return handle
+
+
+def invoke(handle: Any, request: dict[str, Any]) -> dict[str, Any]:
+    """Call the handler and describe the outcome as a JSON-able dict."""
     try:
-        module = importlib.import_module(_module_name(request["function_path"]))
-        handle = getattr(module, "handle", None)
-        if not callable(handle):
-            return {
-                "state": "failed",
-                "message": f"{request['function_path']} defines no callable 'handle'",
-                "trace": "",
-            }
         response = handle(**_arguments(handle, request))
     except BaseException as error:  # every failure of user code, SystemExit included
         return {
             "state": "failed",
-            "message": _describe(error),
-            "trace": _user_trace(error),
+            "message": describe(error),
+            "trace": user_trace(error),
             "limit": _limit_hit(error),
         }
     try:
@@ -119,7 +121,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     except (TypeError, ValueError) as error:
         return {
             "state": "failed",
-            "message": f"The function's return value is not JSON: {_describe(error)}",
+            "message": f"The function's return value is not JSON: {describe(error)}",
             "trace": "",
         }
     limit = request["response_max_bytes"]
@@ -133,12 +135,12 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     return {"state": "completed", "response": encoded}
 
 
-def main() -> None:
-    request = json.loads(sys.stdin.buffer.read())
-    result_fd = request["result_fd"]
+def serve_call(handle: Any, result_fd: int) -> None:
+    """Run the call whose request is on stdin, report on `result_fd`, and exit."""
     os.set_inheritable(result_fd, False)
+    request = json.loads(sys.stdin.buffer.read())
     pid = os.getpid()
-    outcome = run(request)
+    outcome = invoke(handle, request)
     if os.getpid() != pid:
         # A process the handler forked returned through here: only the call itself reports.
         os._exit(0)
@@ -149,7 +151,3 @@ def main() -> None:
     # Skip interpreter teardown: leftover threads or atexit hooks of user code must not keep
     # a finished call alive.
     os._exit(0)
-
-
-if __name__ == "__main__":
-    main()

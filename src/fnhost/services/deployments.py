@@ -80,6 +80,7 @@ async def succeed(
             environment=environment,
             runtime_version=runtime_version,
         )
+    platform.function_ready(function_id)
     platform.wake_dispatcher()
 
 

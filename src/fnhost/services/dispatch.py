@@ -14,6 +14,7 @@ from fnhost.services.call_events import CallEnd
 from fnhost.services.platform import Platform
 from fnhost.store import calls as calls_store
 from fnhost.store import dispatchers as dispatchers_store
+from fnhost.store import functions as functions_store
 from fnhost.store.tables import Call, Dispatcher, Function
 
 logger = logging.getLogger(__name__)
@@ -26,21 +27,28 @@ STALE_AFTER_SECONDS = 30
 
 
 @dataclass(frozen=True)
-class CallJob:
-    """Everything an executor needs to run one call, resolved before it starts."""
+class FunctionSpec:
+    """What runs every call of one deployed function: the same for all of them."""
 
-    call_id: int
-    project: str
     function_id: int
     function_path: str
     code_dir: Path
     environment: str
     env_vars: dict[str, str]
+    cpu: float
+    memory_gb: float
+
+
+@dataclass(frozen=True)
+class CallJob:
+    """Everything an executor needs to run one call, resolved before it starts."""
+
+    call_id: int
+    project: str
+    function: FunctionSpec
     secrets: dict[str, str]
     data: Any
     call_info: dict[str, Any]
-    cpu: float
-    memory_gb: float
     timeout_seconds: int
     base_url: str
     token: str
@@ -65,22 +73,37 @@ def _call_info(call: Call) -> dict[str, Any]:
     return info
 
 
+def _spec(platform: Platform, function: Function) -> FunctionSpec:
+    return FunctionSpec(
+        function_id=function.id,
+        function_path=function.function_path,
+        code_dir=platform.settings.layout.code(function.id),
+        environment=function.environment or "",
+        env_vars=dict(function.env_vars or {}),
+        cpu=function.cpu,
+        memory_gb=function.memory,
+    )
+
+
+async def function_spec(platform: Platform, *, function_id: int) -> FunctionSpec | None:
+    """The spec of a Ready function (to start its instance before the first call)."""
+    async with platform.db.read() as session:
+        function = await functions_store.get_by_id(session, function_id=function_id)
+    if function is None or function.status != "Ready":
+        return None
+    return _spec(platform, function)
+
+
 def _job(platform: Platform, call: Call, function: Function, token: str) -> CallJob:
     settings = platform.settings
     secrets = platform.secrets_box.open(function.secrets_sealed) if function.secrets_sealed else {}
     return CallJob(
         call_id=call.id,
         project=call.project,
-        function_id=function.id,
-        function_path=function.function_path,
-        code_dir=settings.layout.code(function.id),
-        environment=function.environment or "",
-        env_vars=dict(function.env_vars or {}),
+        function=_spec(platform, function),
         secrets=secrets,
         data=call.data,
         call_info=_call_info(call),
-        cpu=function.cpu,
-        memory_gb=function.memory,
         timeout_seconds=settings.call_timeout_seconds,
         base_url=settings.effective_public_url,
         token=token,

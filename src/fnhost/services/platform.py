@@ -16,6 +16,10 @@ def _nothing() -> None:
     return None
 
 
+def _ignore(_function_id: int) -> None:
+    return None
+
+
 @dataclass
 class Platform:
     """Settings, the database, the blob store and the signals to background workers."""
@@ -33,6 +37,8 @@ class Platform:
     wake_dispatcher: Callable[[], None] = field(default=_nothing)
     wake_builder: Callable[[], None] = field(default=_nothing)
     wake_scheduler: Callable[[], None] = field(default=_nothing)
+    # Told when a function becomes Ready, so its first call finds a warm instance.
+    function_ready: Callable[[int], None] = field(default=_ignore)
     # How function code is isolated, as detected at start; None where no function runs.
     isolation: Isolation | None = None
     # Ends of calls recorded by this process, for requests waiting on them.

@@ -1,0 +1,165 @@
+"""Warm instances of functions: started when a function becomes Ready (or on its first call),
+shared by all its calls, stopped when idle. At most one instance per function version, and at
+most as many instances as calls may run at once (each holds a sandbox uid)."""
+
+import asyncio
+import logging
+import tempfile
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from fnhost import clock
+from fnhost.executor.instance import Instance, InstanceFailed
+from fnhost.sandbox import Launch, Limits, Sandbox
+from fnhost.services.dispatch import FunctionSpec
+from fnhost.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+REAP_SECONDS = 5.0
+
+
+def instance_environment(spec: FunctionSpec, home: str) -> dict[str, str]:
+    """The process environment of a function's calls: its envVars over a minimal base.
+
+    Nothing of the server's own environment (tokens, database URLs) is passed on.
+    """
+    base = {
+        "PATH": f"{Path(spec.environment).parent}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": home,
+        "TMPDIR": home,
+        "LANG": "C.UTF-8",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    return {**base, **spec.env_vars}
+
+
+@dataclass
+class Warm:
+    """A started instance, with what it holds (sandbox uid, scratch directory)."""
+
+    instance: Instance
+    launch: Launch
+    limits: Limits
+    resources: AsyncExitStack
+
+
+class InstancePool:
+    def __init__(self, settings: Settings, sandbox: Sandbox) -> None:
+        self._settings = settings
+        self._sandbox = sandbox
+        self._warm: dict[tuple[int, str], Warm] = {}
+        self._starting: dict[tuple[int, str], asyncio.Task[Warm]] = {}
+        self._work = settings.layout.work
+        self._work.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    async def get(self, spec: FunctionSpec) -> Warm:
+        """The function's warm instance, started now if it has none (or its one died)."""
+        key = (spec.function_id, spec.environment)
+        warm = self._warm.get(key)
+        if warm is not None and warm.instance.alive:
+            return warm
+        if warm is not None:
+            await self._stop(key)
+        task = self._starting.get(key)
+        if task is None:
+            task = self._starting[key] = asyncio.create_task(self._start(spec))
+        try:
+            warm = await asyncio.shield(task)
+        finally:
+            if task.done():
+                self._starting.pop(key, None)
+        self._warm[key] = warm
+        return warm
+
+    def prewarm(self, spec: FunctionSpec) -> None:
+        """Start the function's instance in the background; a failure shows on its calls."""
+        task = asyncio.create_task(self.get(spec))
+        task.add_done_callback(_log_failure)
+
+    async def _start(self, spec: FunctionSpec) -> Warm:
+        await self._make_room()
+        limits = Limits.for_function(self._settings, memory_gb=spec.memory_gb)
+        resources = AsyncExitStack()
+        try:
+            scratch = resources.enter_context(
+                tempfile.TemporaryDirectory(dir=self._work, prefix=f"instance-{spec.function_id}-")
+            )
+            launch = resources.enter_context(
+                self._sandbox.launch(
+                    python=spec.environment,
+                    code_dir=spec.code_dir,
+                    scratch=Path(scratch),
+                    limits=limits,
+                )
+            )
+            instance = Instance(
+                [*launch.prefix, "-I", "-u", launch.zygote],
+                env=instance_environment(spec, launch.home),
+                cwd=launch.cwd,
+            )
+            resources.push_async_callback(instance.close)
+            await asyncio.wait_for(
+                instance.start(code_dir=launch.code_dir, function_path=spec.function_path),
+                self._settings.instance_start_timeout_seconds,
+            )
+        except TimeoutError:
+            await resources.aclose()
+            raise InstanceFailed(
+                f"The function's instance did not start within "
+                f"{self._settings.instance_start_timeout_seconds} seconds "
+                "(FNHOST_INSTANCE_START_TIMEOUT_SECONDS)"
+            ) from None
+        except BaseException:
+            await resources.aclose()
+            raise
+        logger.info(
+            "instance started",
+            extra={"action": "instance_started", "function_id": spec.function_id},
+        )
+        return Warm(instance, launch, limits, resources)
+
+    async def _make_room(self) -> None:
+        """Stop the least recently used idle instance when every slot is taken."""
+        if len(self._warm) + len(self._starting) <= self._settings.max_concurrent_calls:
+            return
+        idle = [(w.instance.last_used, k) for k, w in self._warm.items() if not w.instance.running]
+        if idle:
+            await self._stop(min(idle)[1])
+
+    async def _stop(self, key: tuple[int, str]) -> None:
+        warm = self._warm.pop(key, None)
+        if warm is not None:
+            await warm.resources.aclose()
+
+    async def reap(self) -> None:
+        """Stop idle instances, until cancelled."""
+        idle_for = timedelta(seconds=self._settings.instance_idle_seconds)
+        while True:
+            await asyncio.sleep(REAP_SECONDS)
+            now = clock.now()
+            for key, warm in list(self._warm.items()):
+                stale = not warm.instance.running and now - warm.instance.last_used > idle_for
+                if stale or not warm.instance.alive:
+                    await self._stop(key)
+
+    async def close(self) -> None:
+        for task in self._starting.values():
+            task.cancel()
+        for key in list(self._warm):
+            await self._stop(key)
+
+
+def _log_failure(task: "asyncio.Task[Warm]") -> None:
+    if task.cancelled():
+        return
+    error = task.exception()
+    if error is not None:
+        logger.warning(
+            "instance did not start: %s",
+            getattr(error, "message", error),
+            extra={"action": "instance_failed"},
+        )
