@@ -10,7 +10,7 @@ import time
 
 from cognite.client import ClientConfig, CogniteClient, global_config
 from cognite.client.credentials import Token
-from cognite.client.exceptions import CogniteDuplicatedError, CogniteNotFoundError
+from cognite.client.exceptions import CogniteAPIError, CogniteNotFoundError
 
 global_config.disable_pypi_version_check = True
 
@@ -63,8 +63,10 @@ def main() -> None:
     try:
         client.functions.create(name="wf2", folder=f"{functions_dir}/ok", external_id="wf")
         seen["duplicate"] = "no error"
-    except CogniteDuplicatedError as error:
+    except CogniteAPIError as error:
+        # v8 raises CogniteDuplicatedError; v7 and v6 a CogniteAPIError carrying `duplicated`.
         seen["duplicate"] = error.duplicated
+        seen["duplicate_status"] = error.code
     seen["metadata_after_duplicate"] = client.functions.retrieve(external_id="wf").metadata
     limits = client.functions.limits()
     seen["limits_runtimes"] = limits.runtimes

@@ -81,6 +81,7 @@ def test_workflow_with_older_sdk(
     assert seen["unknown_function"] is True
     assert seen["unknown_call"] is True
     assert seen["duplicate"] == [{"externalId": "wf"}]
+    assert seen["duplicate_status"] == 409
     assert seen["metadata_after_duplicate"] == {"m": "1"}
     assert "py311" in seen["limits_runtimes"]
     assert seen["status_endpoint"] == "activated"
