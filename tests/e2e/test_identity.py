@@ -149,3 +149,17 @@ def test_secrets_are_sealed_with_the_configured_key_and_never_logged(
     for path in server.data_dir.rglob("*"):
         if path.is_file():
             assert value.encode() not in path.read_bytes(), path
+
+
+def test_a_call_token_stops_working_when_its_call_ends(make_server) -> None:  # type: ignore[no-untyped-def]
+    server = make_server()
+    client = server.client("call-token")
+    function = deploy(client, "leaks_token")
+    call = function.call(wait=True)
+    assert call.status == "Completed", call.error
+    token = call.get_response()["token"]
+    assert token.startswith("fnc1:")
+    with server.http(token=token) as http:
+        response = http.get("/api/v1/projects/call-token/functions/limits")
+    assert response.status_code == 401
+    assert "has ended" in response.json()["error"]["message"]

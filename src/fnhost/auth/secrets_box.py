@@ -1,5 +1,7 @@
 """Function secrets, sealed at rest with a key that never leaves the server."""
 
+import hashlib
+import hmac
 import json
 import os
 from pathlib import Path
@@ -12,6 +14,8 @@ class SecretsBox:
 
     def __init__(self, key: bytes) -> None:
         self._fernet = Fernet(key)
+        # A separate key for signing call tokens, derived so one key file serves both.
+        self.signing_key = hmac.new(key, b"fnhost call tokens", hashlib.sha256).digest()
 
     @classmethod
     def from_settings(cls, key: str | None, key_file: Path) -> "SecretsBox":

@@ -130,7 +130,11 @@ async def claim(platform: Platform, *, limit: int, claimant: str) -> list[CallJo
         for call, function in claimed:
             try:
                 token = await sessions_service.mint_token(
-                    session, session_id=call.session_id or 0, ttl=ttl
+                    session,
+                    key=platform.secrets_box.signing_key,
+                    call_id=call.id,
+                    session_id=call.session_id or 0,
+                    ttl=ttl,
                 )
             except sessions_service.SessionUnusable as error:
                 await calls_store.finish(
@@ -171,7 +175,6 @@ async def finish(platform: Platform, *, job: CallJob, outcome: Outcome) -> None:
             error_message=end.error_message,
             error_trace=end.error_trace,
         )
-        await sessions_service.forget_token(session, token=job.token)
     if recorded:
         platform.call_events.ended(job.call_id, end)
     logger.info(

@@ -7,13 +7,12 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fnhost import clock, errors
-from fnhost.auth import tokens
+from fnhost.auth import call_tokens
 from fnhost.auth.principal import Principal
 from fnhost.schemas.sessions import SessionCreate, SessionRead
 from fnhost.services import clients as clients_service
 from fnhost.services.platform import Platform
 from fnhost.store import sessions as sessions_store
-from fnhost.store import tokens as tokens_store
 from fnhost.store.tables import Session
 
 USABLE = ("READY", "ACTIVE")
@@ -136,7 +135,7 @@ async def retrieve(platform: Platform, *, project: str, ids: list[int]) -> list[
 
 
 async def revoke(platform: Platform, *, project: str, ids: list[int]) -> list[SessionRead]:
-    """Revoke sessions: their nonces and every token minted from them stop working."""
+    """Revoke sessions: their nonces and the tokens of their running calls stop working."""
     async with platform.db.write() as session:
         rows = await sessions_store.get_many(session, project=project, ids=ids)
         known = {row.id: row for row in rows}
@@ -145,35 +144,25 @@ async def revoke(platform: Platform, *, project: str, ids: list[int]) -> list[Se
             raise errors.NotFound("Sessions not found", missing=missing)
         for row in rows:
             row.status = "REVOKED"
-            await tokens_store.revoke_for_session(session, session_id=row.id)
     return [to_read(known[i]) for i in dict.fromkeys(ids)]
 
 
-async def mint_token(session: AsyncSession, *, session_id: int, ttl: timedelta) -> str:
-    """A short-lived bearer token carrying the session's identity, for a running call."""
+async def usable(session: AsyncSession, *, session_id: int) -> Session:
+    """The session, if calls may still act with it; SessionUnusable says why not."""
     row = await session.get(Session, session_id)
-    now = clock.now()
     if row is None:
         raise SessionUnusable("The call's session no longer exists")
     if row.status not in USABLE:
         raise SessionUnusable(f"The call's session (id {row.id}) was {row.status.lower()}")
-    if row.expiration_time <= clock.to_ms(now):
+    if row.expiration_time <= clock.to_ms(clock.now()):
         raise SessionUnusable(f"The call's session (id {row.id}) has expired")
-    token = tokens.generate()
-    await tokens_store.insert(
-        session,
-        token_hash=tokens.digest(token),
-        kind="session",
-        subject=row.subject,
-        projects=[row.project],
-        capabilities=row.capabilities,
-        session_id=row.id,
-        created_time=clock.to_ms(now),
-        expires_time=clock.to_ms(now + ttl),
-    )
-    return token
+    return row
 
 
-async def forget_token(session: AsyncSession, *, token: str) -> None:
-    """Delete a minted token once its call has ended."""
-    await tokens_store.delete_by_hash(session, token_hash=tokens.digest(token))
+async def mint_token(
+    session: AsyncSession, *, key: bytes, call_id: int, session_id: int, ttl: timedelta
+) -> str:
+    """A bearer token for a running call: the session's identity while the call runs."""
+    await usable(session, session_id=session_id)
+    expires = clock.to_ms(clock.now() + ttl)
+    return call_tokens.mint(key, call_id=call_id, session_id=session_id, expires_ms=expires)

@@ -4,10 +4,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from fnhost import clock, errors
-from fnhost.auth import capabilities, tokens
+from fnhost.auth import call_tokens, capabilities, tokens
 from fnhost.auth.principal import Principal
 from fnhost.schemas.sessions import ProjectAccess, TokenInspection
+from fnhost.services import sessions as sessions_service
 from fnhost.services.platform import Platform
+from fnhost.store import calls as calls_store
 from fnhost.store import projects as projects_store
 from fnhost.store import tokens as tokens_store
 
@@ -35,11 +37,34 @@ async def authenticate(platform: Platform, token: str | None) -> Principal:
         raise errors.Unauthenticated("Missing bearer token: send 'Authorization: Bearer <token>'")
     if platform.oidc is not None and tokens.looks_like_jwt(token):
         return await platform.oidc.verify(token)
+    if call_tokens.is_call_token(token):
+        return await _call_principal(platform, token)
     async with platform.db.read() as session:
         principal = await tokens.resolve(session, token, now_ms=clock.to_ms(clock.now()))
     if principal is None:
         raise errors.Unauthenticated("Invalid, revoked or expired bearer token")
     return principal
+
+
+async def _call_principal(platform: Platform, token: str) -> Principal:
+    """A running call's client: its session's identity, in the session's project only."""
+    now = clock.to_ms(clock.now())
+    claims = call_tokens.verify(platform.secrets_box.signing_key, token, now_ms=now)
+    if claims is None:
+        raise errors.Unauthenticated("Invalid or expired call token")
+    async with platform.db.read() as session:
+        if not await calls_store.is_running(session, call_id=claims.call_id):
+            raise errors.Unauthenticated("The call this token belongs to has ended")
+        try:
+            row = await sessions_service.usable(session, session_id=claims.session_id)
+        except sessions_service.SessionUnusable as error:
+            raise errors.Unauthenticated(error.message) from None
+    return Principal.of(
+        row.subject,
+        projects=frozenset([row.project]),
+        capabilities=frozenset(row.capabilities),
+        session_id=row.id,
+    )
 
 
 async def register(

@@ -194,3 +194,8 @@ async def logs(session: AsyncSession, *, call_id: int) -> list[CallLog]:
 async def count_queued(session: AsyncSession) -> int:
     result = await session.execute(select(func.count()).where(Call.state == QUEUED))
     return int(result.scalar_one())
+
+
+async def is_running(session: AsyncSession, *, call_id: int) -> bool:
+    result = await session.execute(select(Call.state).where(Call.id == call_id))
+    return result.scalar_one_or_none() == RUNNING

@@ -38,13 +38,5 @@ async def revoke_for_subject(session: AsyncSession, *, kind: str, subject: str) 
     )
 
 
-async def delete_by_hash(session: AsyncSession, *, token_hash: str) -> None:
-    await session.execute(delete(Token).where(Token.token_hash == token_hash))
-
-
 async def delete_expired(session: AsyncSession, *, kind: str, now_ms: int) -> None:
     await session.execute(delete(Token).where(Token.kind == kind, Token.expires_time <= now_ms))
-
-
-async def revoke_for_session(session: AsyncSession, *, session_id: int) -> None:
-    await session.execute(update(Token).where(Token.session_id == session_id).values(revoked=True))
