@@ -64,6 +64,7 @@ class Dispatcher:
             try:
                 await dispatch_service.heartbeat(self._platform, claimant=self._claimant)
                 await dispatch_service.recover(self._platform)
+                await dispatch_service.end_calls_of_failed_deploys(self._platform)
             except Exception:
                 logger.exception("heartbeat failed", extra={"action": "heartbeat_failed"})
 

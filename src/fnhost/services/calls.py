@@ -2,7 +2,7 @@
 
 import asyncio
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement
@@ -76,6 +76,16 @@ def session_ttl(settings: Settings) -> timedelta:
     return timedelta(seconds=settings.call_timeout_seconds * 2 + 3600)
 
 
+def failed_deploy(message: str | None, trace: str | None, *, at: datetime) -> dict[str, Any]:
+    """How a call of a function whose deploy failed ends: at once, with the deploy's reason."""
+    return {
+        "state": "failed",
+        "end_time": clock.to_ms(at),
+        "error_message": f"The function's deployment failed: {message}",
+        "error_trace": trace or "",
+    }
+
+
 async def create(
     platform: Platform,
     *,
@@ -110,14 +120,17 @@ async def create(
                     status="ACTIVE",
                     ttl=session_ttl(platform.settings),
                 )
+            outcome = {}
+            if function.status == "Failed":
+                outcome = failed_deploy(function.error_message, function.error_trace, at=now)
             row = await calls_store.insert(
                 session,
                 project=project,
                 function_id=function_id,
-                state="queued",
                 start_time=clock.to_ms(now),
                 data=body.data,
                 session_id=bound.id,
+                **{"state": "queued", **outcome},
             )
             function.last_called = row.start_time
             read = to_read(row)

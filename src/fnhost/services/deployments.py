@@ -3,7 +3,10 @@
 import logging
 from dataclasses import dataclass
 
+from fnhost import clock
+from fnhost.services import calls as calls_service
 from fnhost.services.platform import Platform
+from fnhost.store import calls as calls_store
 from fnhost.store import functions as functions_store
 
 logger = logging.getLogger(__name__)
@@ -85,18 +88,22 @@ async def succeed(
 
 
 async def fail(platform: Platform, *, function_id: int, message: str, trace: str) -> None:
+    """The deploy failed: so do the calls that were waiting for it, with its reason."""
     async with platform.db.write() as session:
-        await functions_store.transition(
+        if await functions_store.transition(
             session,
             function_id=function_id,
             from_status="Deploying",
             status="Failed",
             error_message=message,
             error_trace=trace,
-        )
+        ):
+            await calls_store.end_queued(
+                session,
+                function_ids=[function_id],
+                **calls_service.failed_deploy(message, trace, at=clock.now()),
+            )
     logger.info(
         "deploy failed",
         extra={"action": "deploy_failed", "function_id": function_id, "reason": message},
     )
-    # Calls waiting for this function can now be ended with the reason.
-    platform.wake_dispatcher()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fnhost import clock
+from fnhost.services import calls as calls_service
 from fnhost.services import sessions as sessions_service
 from fnhost.services.call_events import CallEnd
 from fnhost.services.platform import Platform
@@ -110,21 +111,28 @@ def _job(platform: Platform, call: Call, function: Function, token: str) -> Call
     )
 
 
+async def end_calls_of_failed_deploys(platform: Platform) -> None:
+    """A safety net: end queued calls of functions whose deploy failed.
+
+    A failing deploy ends its waiting calls itself, and calls made after it end at once; only
+    a call created by another process at the very moment of the failure can slip through.
+    """
+    async with platform.db.write() as session:
+        for call, function in await calls_store.queued_of_failed_functions(session):
+            await calls_store.end_queued(
+                session,
+                function_ids=[call.function_id],
+                **calls_service.failed_deploy(
+                    function.error_message, function.error_trace, at=clock.now()
+                ),
+            )
+
+
 async def claim(platform: Platform, *, limit: int, claimant: str) -> list[CallJob]:
-    """Claim up to `limit` runnable calls; calls that cannot run are ended here with a reason."""
+    """Claim up to `limit` runnable calls; calls whose session is unusable end here."""
     now = clock.now()
     jobs: list[CallJob] = []
     async with platform.db.write() as session:
-        for call, function in await calls_store.queued_of_failed_functions(session):
-            await calls_store.finish(
-                session,
-                call_id=call.id,
-                from_states=["queued"],
-                state="failed",
-                end_time=clock.to_ms(now),
-                error_message=f"The function's deployment failed: {function.error_message}",
-                error_trace=function.error_trace or "",
-            )
         claimed = await calls_store.claim_queued(session, limit=limit, claimant=claimant)
         ttl = timedelta(seconds=platform.settings.call_timeout_seconds + 60)
         for call, function in claimed:

@@ -149,6 +149,15 @@ async def queued_of_failed_functions(session: AsyncSession) -> list[tuple[Call, 
     return [(call, function) for call, function in result]
 
 
+async def end_queued(session: AsyncSession, *, function_ids: Sequence[int], **values: Any) -> None:
+    """End the queued calls of these functions with `values`."""
+    await session.execute(
+        update(Call)
+        .where(Call.state == QUEUED, Call.function_id.in_(function_ids))
+        .values(**values)
+    )
+
+
 async def finish(
     session: AsyncSession, *, call_id: int, from_states: Sequence[str], **values: Any
 ) -> bool:
