@@ -83,6 +83,11 @@ def tree_rss_mb(pid: int) -> float:
     return total / 1e6
 
 
+def rss_mb(pid: int) -> float:
+    """Resident memory of one process, in MB."""
+    return float(psutil.Process(pid).memory_info().rss) / 1e6
+
+
 def pss_mb(pid: int) -> float:
     """Proportional set size of one process (shared pages split among sharers), in MB."""
     return float(psutil.Process(pid).memory_full_info().pss) / 1e6
