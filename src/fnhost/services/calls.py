@@ -17,7 +17,7 @@ from fnhost.schemas.calls import (
     CallResponse,
     LogEntry,
 )
-from fnhost.services import cursors
+from fnhost.services import cursors, filters
 from fnhost.services import sessions as sessions_service
 from fnhost.services.call_events import CallEnd
 from fnhost.services.platform import Platform
@@ -108,18 +108,13 @@ async def create(
             function = await functions_store.get(session, project=project, function_id=function_id)
             if function is None:
                 raise errors.NotFound("Function not found", missing=[{"id": function_id}])
-            if body.nonce:
-                bound = await sessions_service.bind(session, project=project, nonce=body.nonce)
-            else:
-                # Without a nonce (curl, scripts), the call runs as its caller.
-                bound, _ = await sessions_service.capture(
-                    session,
-                    project=project,
-                    principal=principal,
-                    kind="TOKEN_EXCHANGE",
-                    status="ACTIVE",
-                    ttl=session_ttl(platform.settings),
-                )
+            bound = await sessions_service.bind_or_capture(
+                session,
+                project=project,
+                nonce=body.nonce,
+                principal=principal,
+                ttl=session_ttl(platform.settings),
+            )
             outcome = {}
             if function.status == "Failed":
                 outcome = failed_deploy(function.error_message, function.error_trace, at=now)
@@ -167,14 +162,8 @@ def _conditions(filter: CallFilter) -> list[ColumnElement[bool]]:
         conditions.append(Call.state.in_(STATE[filter.status]))
     if filter.schedule_id is not None:
         conditions.append(Call.schedule_id == filter.schedule_id)
-    for column, time_range in (
-        (Call.start_time, filter.start_time),
-        (Call.end_time, filter.end_time),
-    ):
-        if time_range is not None and time_range.min is not None:
-            conditions.append(column >= time_range.min)
-        if time_range is not None and time_range.max is not None:
-            conditions.append(column <= time_range.max)
+    conditions += filters.within(Call.start_time, filter.start_time)
+    conditions += filters.within(Call.end_time, filter.end_time)
     return conditions
 
 

@@ -14,7 +14,7 @@ from fnhost.schemas.functions import (
     Limits,
     Range,
 )
-from fnhost.services import cursors, identifiers
+from fnhost.services import cursors, filters, identifiers
 from fnhost.services import schedules as schedules_service
 from fnhost.services.platform import Platform
 from fnhost.store import files as files_store
@@ -132,11 +132,7 @@ def _conditions(filter: FunctionFilter) -> list[ColumnElement[bool]]:
     if filter.external_id_prefix is not None:
         prefix = filter.external_id_prefix
         conditions.append(func.substr(Function.external_id, 1, len(prefix)) == prefix)
-    if filter.created_time is not None:
-        if filter.created_time.min is not None:
-            conditions.append(Function.created_time >= filter.created_time.min)
-        if filter.created_time.max is not None:
-            conditions.append(Function.created_time <= filter.created_time.max)
+    conditions += filters.within(Function.created_time, filter.created_time)
     return conditions
 
 

@@ -19,7 +19,7 @@ from fnhost.schemas.schedules import (
     ScheduleRead,
 )
 from fnhost.services import calls as calls_service
-from fnhost.services import cursors
+from fnhost.services import cursors, filters
 from fnhost.services import sessions as sessions_service
 from fnhost.services.platform import Platform
 from fnhost.settings import Settings
@@ -89,22 +89,17 @@ async def create(
     calls_service.check_data_size(platform.settings, body.data, what="The schedule's data")
     async with platform.db.write() as session:
         function = await _function_of(session, project=project, body=body)
-        if body.nonce is not None:
-            bound = await sessions_service.bind(session, project=project, nonce=body.nonce)
-            if bound.type == "ONESHOT_TOKEN_EXCHANGE":
-                raise errors.InvalidInput(
-                    "A one-shot session cannot run a schedule: create the session with "
-                    "tokenExchange or client credentials"
-                )
-        else:
-            # Without a nonce (curl, scripts), the schedule runs as its creator.
-            bound, _ = await sessions_service.capture(
-                session,
-                project=project,
-                principal=principal,
-                kind="TOKEN_EXCHANGE",
-                status="ACTIVE",
-                ttl=calls_service.session_ttl(platform.settings),
+        bound = await sessions_service.bind_or_capture(
+            session,
+            project=project,
+            nonce=body.nonce,
+            principal=principal,
+            ttl=calls_service.session_ttl(platform.settings),
+        )
+        if bound.type == "ONESHOT_TOKEN_EXCHANGE":
+            raise errors.InvalidInput(
+                "A one-shot session cannot run a schedule: create the session with "
+                "tokenExchange or client credentials"
             )
         sessions_service.hold(bound)
         row = await schedules_store.insert(
@@ -133,11 +128,7 @@ def _conditions(filter: ScheduleFilter) -> list[ColumnElement[bool]]:
         conditions.append(Function.external_id == filter.function_external_id)
     if filter.cron_expression is not None:
         conditions.append(Schedule.cron_expression == filter.cron_expression)
-    if filter.created_time is not None:
-        if filter.created_time.min is not None:
-            conditions.append(Schedule.created_time >= filter.created_time.min)
-        if filter.created_time.max is not None:
-            conditions.append(Schedule.created_time <= filter.created_time.max)
+    conditions += filters.within(Schedule.created_time, filter.created_time)
     return conditions
 
 

@@ -97,6 +97,28 @@ async def create(
     return to_read(row, nonce=nonce)
 
 
+async def bind_or_capture(
+    session: AsyncSession,
+    *,
+    project: str,
+    nonce: str | None,
+    principal: Principal,
+    ttl: timedelta,
+) -> Session:
+    """The nonce's session; without a nonce (curl, scripts), the caller's own identity."""
+    if nonce:
+        return await bind(session, project=project, nonce=nonce)
+    row, _ = await capture(
+        session,
+        project=project,
+        principal=principal,
+        kind="TOKEN_EXCHANGE",
+        status="ACTIVE",
+        ttl=ttl,
+    )
+    return row
+
+
 async def bind(session: AsyncSession, *, project: str, nonce: str) -> Session:
     """Consume a nonce: its session becomes ACTIVE. Unknown or used nonces are a 400."""
     row = await sessions_store.get_by_nonce(session, project=project, nonce_hash=_nonce_hash(nonce))
