@@ -28,7 +28,14 @@ class Settings(BaseSettings):
     )
     database_url: str | None = Field(
         None,
-        description="SQLAlchemy URL of the database. Unset: a SQLite file in the data directory.",
+        description="SQLAlchemy URL of the database. Unset: a SQLite file in the data directory. "
+        "SQLite URLs run on fnhost's inline driver whatever driver they name.",
+    )
+    sqlite_lock_wait_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="Longest a write waits for another process holding the SQLite write lock "
+        "before it fails.",
     )
     environments_dir: Path | None = Field(
         None,
@@ -211,7 +218,7 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         """The configured database, or the embedded SQLite file."""
-        return self.database_url or f"sqlite+aiosqlite:///{self.layout.database}"
+        return self.database_url or f"sqlite:///{self.layout.database}"
 
     @property
     def effective_public_url(self) -> str:

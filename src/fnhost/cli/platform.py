@@ -56,7 +56,10 @@ async def open_platform(
     layout.root.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(layout.root, 0o700)
     verifier = oidc_verifier(settings)
-    db = Database(settings.effective_database_url)
+    db = Database(
+        settings.effective_database_url,
+        sqlite_lock_wait_seconds=settings.sqlite_lock_wait_seconds,
+    )
     try:
         await migrate.upgrade(db.engine)
         yield Platform(

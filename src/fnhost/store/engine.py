@@ -1,60 +1,40 @@
-"""The database handle. SQLite gets WAL, foreign keys, a busy timeout, and separate engines for
-readers (deferred transactions, concurrent under WAL) and writers (BEGIN IMMEDIATE)."""
+"""The database handle. SQLite gets separate engines for readers (deferred transactions,
+concurrent under WAL) and writers (BEGIN IMMEDIATE), both on the inline driver."""
 
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
 
-
-def _sqlite_engine(url: str, *, begin: str) -> AsyncEngine:
-    engine = create_async_engine(url, connect_args={"timeout": 30})
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _configure(dbapi_connection: Any, _record: Any) -> None:
-        # Take transaction control from the driver so that the BEGIN below is the only one.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _begin(connection: Any) -> None:
-        connection.exec_driver_sql(begin)
-
-    return engine
+from fnhost.store.sqlite_inline import sqlite_engine
 
 
 class Database:
     """Sessions for reading and for writing, on SQLite or PostgreSQL."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, sqlite_lock_wait_seconds: float) -> None:
         self.url = url
         if url.startswith("sqlite"):
-            # A deferred transaction that later writes fails with SQLITE_BUSY at once instead
-            # of waiting its turn, so writers take the lock up front with BEGIN IMMEDIATE.
-            self.engine = _sqlite_engine(url, begin="BEGIN IMMEDIATE")
-            self._reader = _sqlite_engine(url, begin="BEGIN")
+            self.engine = sqlite_engine(
+                url, writer=True, lock_wait_seconds=sqlite_lock_wait_seconds
+            )
+            self._reader = sqlite_engine(
+                url, writer=False, lock_wait_seconds=sqlite_lock_wait_seconds
+            )
         else:
             self.engine = create_async_engine(
                 url, pool_size=10, max_overflow=20, pool_pre_ping=True
             )
             self._reader = self.engine
-        # SQLite has one writer at a time. Waiting for it in this process is a queue; waiting
-        # in SQLite's busy handler is a sleep of up to 100 ms per try, which collapses
-        # throughput under concurrent requests. Other processes still meet the busy handler.
+        # SQLite has one writer at a time. Waiting for it in this process is a queue; retrying
+        # BEGIN IMMEDIATE with sleeps collapses throughput under concurrent requests. Only
+        # writers in other processes are met by the retries.
         self._write_turn: asyncio.Lock | None = asyncio.Lock() if url.startswith("sqlite") else None
         self._write_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self._reader, expire_on_commit=False)
