@@ -50,6 +50,13 @@ def finished_call(
     return call
 
 
+def one_creator_per_tick(server: RunningServer) -> bool:
+    """In the log two servers share: each tick created by one scheduler, found by the other."""
+    log = server.logs()
+    won, lost = log.count(f"1 due, 1 {FIRED}"), log.count(f"1 due, 0 {FIRED}")
+    return won >= 1 and won == lost
+
+
 def ticks_of(client: CogniteClient, function_id: int, schedule_id: int) -> list[int]:
     calls = client.functions.calls.list(function_id=function_id, schedule_id=schedule_id, limit=-1)
     return sorted(call.scheduled_time for call in calls)
@@ -124,12 +131,7 @@ def test_two_servers_on_one_database_fire_a_tick_once(
         assert call.get_response() == {"x": 2}
 
         # Both schedulers fired each tick; the database let one of them create its call.
-        def one_creator_per_tick() -> bool:
-            log = servers[0].logs()  # both servers write to it
-            won, lost = log.count(f"1 due, 1 {FIRED}"), log.count(f"1 due, 0 {FIRED}")
-            return won >= 1 and won == lost
-
-        wait_until(one_creator_per_tick, timeout=30)
+        wait_until(lambda: one_creator_per_tick(servers[0]), timeout=30)
         ticks = ticks_of(client, function.id, schedule.id)
         assert ticks.count(tick) == 1
         assert len(ticks) == len(set(ticks))

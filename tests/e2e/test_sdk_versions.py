@@ -8,6 +8,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uv
@@ -47,27 +48,22 @@ def sdk_pythons(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return pythons
 
 
-@pytest.mark.timeout(300)
-@pytest.mark.parametrize("version", sorted(VERSIONS))
-def test_workflow_with_older_sdk(
-    version: str, sdk_pythons: dict[str, Path], server: RunningServer
-) -> None:
+def run_workflow(python: Path | str, server: RunningServer, project: str) -> dict[str, Any]:
+    """Run sdk_workflow.py with `python` against `server`; its observations."""
     result = subprocess.run(
-        [
-            str(sdk_pythons[version]),
-            str(WORKFLOW),
-            server.url,
-            server.token,
-            f"{version}-{uuid.uuid4().hex[:8]}",
-            str(FUNCTIONS),
-        ],
+        [str(python), str(WORKFLOW), server.url, server.token, project, str(FUNCTIONS)],
         capture_output=True,
         text=True,
         timeout=240,
         check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    seen: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return seen
+
+
+def assert_workflow(seen: dict[str, Any]) -> None:
+    """What every SDK version must have observed."""
     assert seen["created_status"] == "Queued"
     assert seen["status"] == "Ready"
     assert seen["call_status"] == "Completed"
@@ -89,3 +85,11 @@ def test_workflow_with_older_sdk(
     assert seen["listed"] == ["wf"]
     assert seen["after_delete"] is True
     assert seen["delete_again"] == "not found"
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("version", sorted(VERSIONS))
+def test_workflow_with_older_sdk(
+    version: str, sdk_pythons: dict[str, Path], server: RunningServer
+) -> None:
+    assert_workflow(run_workflow(sdk_pythons[version], server, f"{version}-{uuid.uuid4().hex[:8]}"))
