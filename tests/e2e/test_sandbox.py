@@ -207,10 +207,8 @@ def test_killing_the_server_is_refused_and_killing_the_parent_stops_only_its_ins
     call = functions["hostile_kill"].call(data={"server_pid": sandboxed.process.pid}, wait=True)
     # The server is in another pid namespace; the call's parent is its own function's
     # instance, which it may stop: that ends this call (and no other function's).
-    assert [entry.message for entry in call.get_logs()] == [
-        "server: ProcessLookupError",
-        "parent: sent",
-    ]
+    # (The instance's end may kill the call before it prints what its kill returned.)
+    assert [entry.message for entry in call.get_logs()][:1] == ["server: ProcessLookupError"]
     assert call.status == "Failed"
     assert "instance stopped during the call" in call.error["message"]
     assert_still_serving(sandboxed, functions)
