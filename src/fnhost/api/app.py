@@ -10,7 +10,16 @@ from fastapi import FastAPI
 import fnhost
 from fnhost.api import errors
 from fnhost.api.middleware import GunzipRequests, RequestId
-from fnhost.api.routes import calls, files, functions, identity, oauth, schedules, sessions
+from fnhost.api.routes import (
+    calls,
+    datasets,
+    files,
+    functions,
+    identity,
+    oauth,
+    schedules,
+    sessions,
+)
 from fnhost.services.platform import Platform
 
 BackgroundTask = Callable[[], Coroutine[Any, Any, None]]
@@ -43,6 +52,7 @@ def create_app(platform: Platform, *, background: Sequence[BackgroundTask] = ())
         functions.router,
         calls.router,
         files.router,
+        datasets.router,
         sessions.router,
         identity.router,
         oauth.router,

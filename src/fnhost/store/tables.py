@@ -193,3 +193,20 @@ class Client(Base):
     description: Mapped[str | None] = mapped_column(Text)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     created_time: Mapped[int] = mapped_column(BigInteger)
+
+
+class DataSet(Base):
+    """A data set: what cognite-toolkit files function code under (and checks exists)."""
+
+    __tablename__ = "datasets"
+    __table_args__ = (UniqueConstraint("project", "external_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    project: Mapped[str] = mapped_column(String(255), index=True)
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    name: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
+    write_protected: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_time: Mapped[int] = mapped_column(BigInteger)
+    last_updated_time: Mapped[int] = mapped_column(BigInteger)

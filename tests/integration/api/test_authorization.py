@@ -3,6 +3,7 @@ nothing when it does."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -123,6 +124,14 @@ RULES = [
         lambda s: {"items": [{"id": s.file_id}]},
     ),
     Rule("GET", P + "/files/{fileId}", (caps.FILES_READ,)),
+    Rule(
+        "POST",
+        P + "/datasets",
+        (caps.DATASETS_WRITE,),
+        lambda s: {"items": [{"externalId": f"ds-{uuid.uuid4().hex}"}]},
+    ),
+    Rule("POST", P + "/datasets/byids", (caps.DATASETS_READ,), lambda s: {"items": [{"id": 1}]}),
+    Rule("POST", P + "/datasets/list", (caps.DATASETS_READ,), lambda s: {"limit": 5}),
     Rule(
         "POST",
         P + "/sessions",
