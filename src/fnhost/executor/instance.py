@@ -11,14 +11,12 @@ import os
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from fnhost import clock
 
 logger = logging.getLogger(__name__)
 
-ZYGOTE = Path(__file__).resolve().parent.parent / "runtime" / "zygote.py"
 MESSAGE_BYTES = 64 * 1024
 
 

@@ -1,11 +1,9 @@
-"""Shapes shared by every resource: identifiers, by-ids requests, time ranges, list envelopes."""
+"""Shapes shared by every resource: identifiers, by-ids requests, time ranges."""
 
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
-
-T = TypeVar("T")
 
 MAX_ID = 2**53 - 1
 
@@ -53,11 +51,6 @@ class ByInternalIds(WireModel):
 class TimeRange(WireModel):
     min: int | None = Field(None, ge=0)
     max: int | None = Field(None, ge=0)
-
-
-class Items(WireModel, Generic[T]):
-    items: list[T]
-    next_cursor: str | None = None
 
 
 class EmptyObject(WireModel):

@@ -3,7 +3,7 @@
 import logging
 import os
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -63,7 +63,6 @@ class Outcome:
     response: str | None = None
     error_message: str | None = None
     error_trace: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _call_info(call: Call) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, String, func, literal, select, update
+from sqlalchemy import BigInteger, ColumnElement, String, literal, select, update
 from sqlalchemy import insert as sql_insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -198,11 +198,6 @@ async def logs(session: AsyncSession, *, call_id: int) -> list[CallLog]:
         select(CallLog).where(CallLog.call_id == call_id).order_by(CallLog.id)
     )
     return list(result.scalars())
-
-
-async def count_queued(session: AsyncSession) -> int:
-    result = await session.execute(select(func.count()).where(Call.state == QUEUED))
-    return int(result.scalar_one())
 
 
 async def is_running(session: AsyncSession, *, call_id: int) -> bool:
