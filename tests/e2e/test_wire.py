@@ -237,3 +237,36 @@ def test_download_link_returns_the_uploaded_bytes(api: Api) -> None:
     assert uploaded["uploaded"] is True and uploaded["mimeType"] == "application/zip"
     assert api.post("/files/delete", {"items": [{"id": file["id"]}]}).status_code == 200
     assert httpx.get(link["downloadUrl"]).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/functions/{big}", None),
+        ("POST", "/functions/list", {"filter": {"fileId": "{big}"}}),
+        ("POST", "/functions/list", {"filter": {"createdTime": {"min": "{big}"}}}),
+        ("POST", "/functions/{big}/call", {}),
+        ("POST", "/functions/1/calls/list", {"filter": {"startTime": {"max": "{big}"}}}),
+        (
+            "POST",
+            "/functions/schedules",
+            {"items": [{"name": "s", "cronExpression": "61 * * * *", "functionId": 1}]},
+        ),
+        ("POST", "/datasets/byids", {"items": [{"id": "{big}"}]}),
+    ],
+)
+def test_out_of_range_numbers_are_a_400(
+    api: Api, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    big = 2**70  # past every database integer
+    payload = json.loads(json.dumps(body).replace('"{big}"', str(big))) if body else None
+    response = api.http.request(method, api.base + path.format(big=big), json=payload)
+    assert_cdf_error(response, 400)
+
+
+def test_an_unknown_upload_url_stores_nothing(api: Api, server: RunningServer) -> None:
+    blobs = server.data_dir / "blobs"
+    before = sorted(blobs.rglob("*"))
+    response = httpx.put(f"{server.url}/api/v1/files/upload/not-a-key", content=b"junk bytes")
+    assert_cdf_error(response, 404)
+    assert sorted(blobs.rglob("*")) == before

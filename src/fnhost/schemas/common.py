@@ -6,6 +6,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 MAX_ID = 2**53 - 1
+# Epoch milliseconds must fit the databases' 64-bit integers.
+MAX_TIMESTAMP = 2**63 - 1
 
 
 class WireModel(BaseModel):
@@ -49,8 +51,8 @@ class ByInternalIds(WireModel):
 
 
 class TimeRange(WireModel):
-    min: int | None = Field(None, ge=0)
-    max: int | None = Field(None, ge=0)
+    min: int | None = Field(None, ge=0, le=MAX_TIMESTAMP)
+    max: int | None = Field(None, ge=0, le=MAX_TIMESTAMP)
 
 
 class EmptyObject(WireModel):

@@ -126,7 +126,7 @@ class FunctionRead(WireModel):
 class FunctionFilter(WireModel):
     name: str | None = None
     owner: str | None = None
-    file_id: int | None = None
+    file_id: int | None = Field(None, ge=1, le=MAX_ID)
     status: FunctionStatus | None = None
     external_id_prefix: str | None = None
     created_time: TimeRange | None = None

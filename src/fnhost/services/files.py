@@ -1,5 +1,6 @@
 """Files: the metadata entry, the pre-authorised upload, and the snapshot of bytes it points at."""
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -82,11 +83,15 @@ async def upload(platform: Platform, *, upload_key: str, content: bytes) -> None
             f"The upload is {len(content)} bytes; the limit is "
             f"{platform.settings.upload_max_bytes} (FNHOST_UPLOAD_MAX_BYTES)"
         )
-    digest = platform.blobs.put(content)
+    async with platform.db.read() as session:
+        known = await files_store.get_by_upload_key(session, upload_key=upload_key) is not None
+    if not known:  # checked first, so that a bad URL stores nothing
+        raise errors.NotFound("Unknown or expired upload URL")
+    digest = await asyncio.to_thread(platform.blobs.put, content)
     now = clock.to_ms(clock.now())
     async with platform.db.write() as session:
         row = await files_store.get_by_upload_key(session, upload_key=upload_key)
-        if row is None:
+        if row is None:  # replaced by an overwrite meanwhile
             raise errors.NotFound("Unknown or expired upload URL")
         row.blob_digest = digest
         row.size = len(content)

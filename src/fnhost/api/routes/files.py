@@ -89,7 +89,9 @@ async def download_links(
 
 
 @router.get("/api/v1/files/download/{file_id}/{token}", name="download_file")
-async def download_file(file_id: int, token: str, platform: PlatformDep) -> Response:
+async def download_file(
+    file_id: Annotated[int, Path(ge=1, le=MAX_ID)], token: str, platform: PlatformDep
+) -> Response:
     """The bytes behind a download link."""
     row, content = await files_service.download(platform, file_id=file_id, token=token)
     media_type = row.attributes.get("mime_type") or "application/octet-stream"

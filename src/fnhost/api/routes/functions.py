@@ -10,7 +10,7 @@ from fnhost.api.deps import PlatformDep, require
 from fnhost.api.responses import WireJSON
 from fnhost.auth import capabilities as caps
 from fnhost.auth.principal import Principal
-from fnhost.schemas.common import ByIds, EmptyObject, Identifier, WireModel
+from fnhost.schemas.common import MAX_ID, ByIds, EmptyObject, Identifier, WireModel
 from fnhost.schemas.functions import FunctionCreate, FunctionList
 from fnhost.services import functions as functions_service
 
@@ -109,7 +109,7 @@ async def get_function(
     project: str,
     platform: PlatformDep,
     _: Reader,
-    function_id: Annotated[int, Path(alias="functionId", ge=1)],
+    function_id: Annotated[int, Path(alias="functionId", ge=1, le=MAX_ID)],
 ) -> WireJSON:
     """Retrieve one function."""
     found = await functions_service.get(platform, project=project, function_id=function_id)
