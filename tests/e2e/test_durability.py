@@ -6,6 +6,7 @@ import signal
 import sqlite3
 from collections.abc import Callable
 
+import psutil
 import pytest
 
 from tests.conftest import deploy
@@ -74,3 +75,23 @@ def test_deploy_interrupted_by_a_stop_is_built_on_restart(
         timeout=120,
     )
     assert ready.call(data={"x": 1}, wait=True).get_response() == {"x": 2}
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_stop_signal_shuts_down_cleanly(
+    make_server: Callable[..., RunningServer], stop_signal: int
+) -> None:
+    server = make_server()
+    client = server.client("clean-stop")
+    function = deploy(client, "ok")
+    assert function.call(data={"x": 1}, wait=True).get_response() == {"x": 2}
+    assert server.process is not None
+    children = psutil.Process(server.process.pid).children(recursive=True)
+    assert children  # the function's warm instance, at least
+    # Exit statuses as conventions have them: 0, or "ended by that signal" after shutdown
+    # (uvicorn re-raises SIGTERM; Ctrl-C gives 130).
+    assert server.stop(stop_signal) in (0, -stop_signal, 128 + stop_signal)
+    assert "Application shutdown complete" in server.logs()
+    assert "Traceback" not in server.logs()
+    _gone, alive = psutil.wait_procs(children, timeout=10)
+    assert alive == []  # nothing the server started outlives it
