@@ -5,8 +5,8 @@ With bubblewrap, a process sees a read-only system (/usr, /etc, ...), its own co
 CODE_MOUNT, its environment and base interpreter read-only at their own paths, a private
 size-limited /tmp, and nothing else: not the data directory, nor other functions. When the
 server runs as root, bubblewrap itself runs as root (so it can reach every path it binds) and
-the process then drops to a dedicated uid of its own, one per concurrent slot, so that it
-never acts as root and RLIMIT_NPROC (counted per uid) limits exactly this one process tree.
+the process then drops to a dedicated uid of its own (one per warm instance or build), so that
+it never acts as root and RLIMIT_NPROC (counted per uid) limits exactly that process tree.
 """
 
 import os

@@ -137,7 +137,7 @@ class Settings(BaseSettings):
         ge=1,
         le=2**31 - 100_000,
         description="When the server runs as root, sandboxed processes run as uids from this "
-        "one up (one per concurrent call or build); no one else may use them.",
+        "one up (one per warm instance or build); no one else may use them.",
     )
     call_network: Literal["allow", "deny"] = Field(
         "allow",
