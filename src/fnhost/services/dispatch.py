@@ -134,14 +134,10 @@ async def claim(platform: Platform, *, limit: int, claimant: str) -> list[CallJo
     async with platform.db.write() as session:
         claimed = await calls_store.claim_queued(session, limit=limit, claimant=claimant)
         ttl = timedelta(seconds=platform.settings.call_timeout_seconds + 60)
-        for call, function in claimed:
+        for call, function, owner in claimed:
             try:
-                token = await sessions_service.mint_token(
-                    session,
-                    key=platform.secrets_box.signing_key,
-                    call_id=call.id,
-                    session_id=call.session_id or 0,
-                    ttl=ttl,
+                token = sessions_service.mint_token(
+                    platform.secrets_box.signing_key, call_id=call.id, session=owner, ttl=ttl
                 )
             except sessions_service.SessionUnusable as error:
                 await calls_store.finish(

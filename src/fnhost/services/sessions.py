@@ -169,9 +169,8 @@ async def revoke(platform: Platform, *, project: str, ids: list[int]) -> list[Se
     return [to_read(known[i]) for i in dict.fromkeys(ids)]
 
 
-async def usable(session: AsyncSession, *, session_id: int) -> Session:
+def check_usable(row: Session | None) -> Session:
     """The session, if calls may still act with it; SessionUnusable says why not."""
-    row = await session.get(Session, session_id)
     if row is None:
         raise SessionUnusable("The call's session no longer exists")
     if row.status not in USABLE:
@@ -181,10 +180,13 @@ async def usable(session: AsyncSession, *, session_id: int) -> Session:
     return row
 
 
-async def mint_token(
-    session: AsyncSession, *, key: bytes, call_id: int, session_id: int, ttl: timedelta
-) -> str:
+async def usable(session: AsyncSession, *, session_id: int) -> Session:
+    """The session with this id, if calls may still act with it."""
+    return check_usable(await session.get(Session, session_id))
+
+
+def mint_token(key: bytes, *, call_id: int, session: Session | None, ttl: timedelta) -> str:
     """A bearer token for a running call: the session's identity while the call runs."""
-    await usable(session, session_id=session_id)
+    row = check_usable(session)
     expires = clock.to_ms(clock.now() + ttl)
-    return call_tokens.mint(key, call_id=call_id, session_id=session_id, expires_ms=expires)
+    return call_tokens.mint(key, call_id=call_id, session_id=row.id, expires_ms=expires)

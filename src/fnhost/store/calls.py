@@ -8,7 +8,7 @@ from sqlalchemy import insert as sql_insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fnhost.store.tables import Call, CallLog, Function, Schedule
+from fnhost.store.tables import Call, CallLog, Function, Schedule, Session
 
 QUEUED = "queued"
 RUNNING = "running"
@@ -112,31 +112,29 @@ async def list_where(
 
 async def claim_queued(
     session: AsyncSession, *, limit: int, claimant: str
-) -> list[tuple[Call, Function]]:
-    """Mark up to `limit` queued calls of Ready functions as running, oldest first."""
+) -> list[tuple[Call, Function, Session | None]]:
+    """Mark up to `limit` queued calls of Ready functions as running, oldest first; each with
+    its function and its session (loaded in the same query: this runs for every call)."""
     query = (
-        select(Call.id)
+        select(Call, Function, Session)
         .join(Function, Function.id == Call.function_id)
+        .outerjoin(Session, Session.id == Call.session_id)
         .where(Call.state == QUEUED, Function.status == "Ready")
         .order_by(Call.id)
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(of=Call, skip_locked=True)
-    ids = list((await session.execute(query)).scalars())
-    if not ids:
-        return []
-    await session.execute(
-        update(Call).where(Call.id.in_(ids)).values(state=RUNNING, claimed_by=claimant)
-    )
-    result = await session.execute(
-        select(Call, Function)
-        .join(Function, Function.id == Call.function_id)
-        .where(Call.id.in_(ids))
-        .order_by(Call.id)
-        .execution_options(populate_existing=True)
-    )
-    return [(call, function) for call, function in result]
+    claimed: list[tuple[Call, Function, Session | None]] = [
+        (call, function, owner) for call, function, owner in await session.execute(query)
+    ]
+    if claimed:
+        await session.execute(
+            update(Call)
+            .where(Call.id.in_([call.id for call, _, _ in claimed]))
+            .values(state=RUNNING, claimed_by=claimant)
+        )
+    return claimed
 
 
 async def queued_of_failed_functions(session: AsyncSession) -> list[tuple[Call, Function]]:
