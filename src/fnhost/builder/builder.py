@@ -188,6 +188,13 @@ class Builder:
             extra_index_urls=job.extra_index_urls,
         )
         self._fresh[job.function_id] = environment.python
+        logger.info(
+            "function %d uses environment %s (%s)",
+            job.function_id,
+            Path(environment.python).parent.parent.name,
+            "built" if environment.built else "cached",
+            extra={"action": "environment_chosen", "function_id": job.function_id},
+        )
         code = self._layout.code(job.function_id)
         root.rename(code)
         await self._import_check(environment.python, code, job.function_path)
