@@ -19,6 +19,7 @@ from fnhost.cli.platform import open_platform
 from fnhost.services import tokens as tokens_service
 from fnhost.services.platform import Platform
 from fnhost.settings import Settings
+from fnhost.store import functions as functions_store
 from fnhost.store.tables import Base
 
 ADMIN_TOKEN = "integration-admin-token"
@@ -75,3 +76,17 @@ async def upload_code(app: InProcess, project: str) -> int:
     uploaded = await app.http.put(created.json()["uploadUrl"], content=code_zip())
     uploaded.raise_for_status()
     return int(created.json()["id"])
+
+
+async def ready_function(app: InProcess, project: str) -> int:
+    """A function marked Ready without a build (nothing runs in the test process)."""
+    file_id = await upload_code(app, project)
+    created = await app.http.post(
+        f"/api/v1/projects/{project}/functions", json={"items": [{"name": "f", "fileId": file_id}]}
+    )
+    function_id = int(created.json()["items"][0]["id"])
+    async with app.platform.db.write() as session:
+        row = await functions_store.get(session, project=project, function_id=function_id)
+        assert row is not None
+        row.status, row.environment = "Ready", "/nonexistent/python"
+    return function_id

@@ -11,26 +11,10 @@ import pytest
 
 from fnhost.services import dispatch as dispatch_service
 from fnhost.services.dispatch import Outcome
-from fnhost.store import functions as functions_store
-from tests.integration.apps import InProcess, in_process, upload_code
+from tests.integration.apps import InProcess, in_process, ready_function
 
 PROJECT = "calls"
 BASE = f"/api/v1/projects/{PROJECT}"
-# store/calls.py reads rows with Result.tuples(), deprecated in SQLAlchemy 2.1.
-pytestmark = pytest.mark.filterwarnings("ignore:The Result.tuples:DeprecationWarning")
-
-
-async def _ready_function(app: InProcess) -> int:
-    file_id = await upload_code(app, PROJECT)
-    created = await app.http.post(
-        f"{BASE}/functions", json={"items": [{"name": "f", "fileId": file_id}]}
-    )
-    function_id = int(created.json()["items"][0]["id"])
-    async with app.platform.db.write() as session:
-        row = await functions_store.get(session, project=PROJECT, function_id=function_id)
-        assert row is not None
-        row.status, row.environment = "Ready", "/nonexistent/python"
-    return function_id
 
 
 def _dispatch_with(app: InProcess, outcome: Outcome) -> Callable[[], None]:
@@ -52,7 +36,7 @@ async def _call(app: InProcess, function_id: int) -> dict[str, Any]:
 
 async def test_call_that_ends_within_the_wait_comes_back_completed(tmp_path: Path) -> None:
     async with in_process(tmp_path / "data", call_wait_ms=30_000) as app:
-        function_id = await _ready_function(app)
+        function_id = await ready_function(app, PROJECT)
         app.platform.wake_dispatcher = _dispatch_with(app, Outcome("completed", response="2"))
 
         call = await _call(app, function_id)
@@ -68,7 +52,7 @@ async def test_call_that_ends_within_the_wait_comes_back_completed(tmp_path: Pat
 
 async def test_failed_call_comes_back_with_its_error(tmp_path: Path) -> None:
     async with in_process(tmp_path / "data", call_wait_ms=30_000) as app:
-        function_id = await _ready_function(app)
+        function_id = await ready_function(app, PROJECT)
         failed = Outcome("failed", error_message="ValueError: bad", error_trace="Traceback")
         app.platform.wake_dispatcher = _dispatch_with(app, failed)
 
@@ -83,7 +67,7 @@ async def test_call_still_running_after_the_wait_comes_back_running(
     tmp_path: Path, wait_ms: int
 ) -> None:
     async with in_process(tmp_path / "data", call_wait_ms=wait_ms) as app:
-        function_id = await _ready_function(app)  # no dispatcher: the call never ends
+        function_id = await ready_function(app, PROJECT)  # no dispatcher: the call never ends
 
         call = await _call(app, function_id)
 

@@ -14,33 +14,17 @@ from fnhost.auth import capabilities as caps
 from fnhost.services import clients as clients_service
 from fnhost.services import dispatch as dispatch_service
 from fnhost.services import tokens as tokens_service
-from fnhost.store import functions as functions_store
 from fnhost.store.tables import Session
-from tests.integration.apps import InProcess, in_process, upload_code
+from tests.integration.apps import InProcess, in_process, ready_function
 
 PROJECT = "sessions"
 BASE = f"/api/v1/projects/{PROJECT}"
-# store/calls.py reads rows with Result.tuples(), deprecated in SQLAlchemy 2.1.
-CLAIM_WARNING = pytest.mark.filterwarnings("ignore:The Result.tuples:DeprecationWarning")
 
 
 @pytest.fixture
 async def app(tmp_path: Path) -> AsyncIterator[InProcess]:
     async with in_process(tmp_path / "data") as running:
         yield running
-
-
-async def _ready_function(app: InProcess) -> int:
-    file_id = await upload_code(app, PROJECT)
-    created = await app.http.post(
-        f"{BASE}/functions", json={"items": [{"name": "f", "fileId": file_id}]}
-    )
-    function_id = int(created.json()["items"][0]["id"])
-    async with app.platform.db.write() as session:
-        row = await functions_store.get(session, project=PROJECT, function_id=function_id)
-        assert row is not None
-        row.status, row.environment = "Ready", "/nonexistent/python"
-    return function_id
 
 
 async def _session(
@@ -63,7 +47,7 @@ async def test_client_credentials_session_runs_as_the_client(app: InProcess) -> 
     created = await _session(app, {"clientId": client_id, "clientSecret": secret})
     assert created["type"] == "CLIENT_CREDENTIALS"
     assert created["clientId"] == client_id
-    function_id = await _ready_function(app)
+    function_id = await ready_function(app, PROJECT)
     call = await app.http.post(
         f"{BASE}/functions/{function_id}/call", json={"nonce": created["nonce"]}
     )
@@ -113,7 +97,7 @@ async def test_revoked_client_gets_no_session(app: InProcess) -> None:
 
 @pytest.mark.parametrize("kind", ["tokenExchange", "oneshotTokenExchange"])
 async def test_a_nonce_binds_once(app: InProcess, kind: str) -> None:
-    function_id = await _ready_function(app)
+    function_id = await ready_function(app, PROJECT)
     nonce = (await _session(app, {kind: True}))["nonce"]
     first = await app.http.post(f"{BASE}/functions/{function_id}/call", json={"nonce": nonce})
     second = await app.http.post(f"{BASE}/functions/{function_id}/call", json={"nonce": nonce})
@@ -139,13 +123,12 @@ async def test_session_captures_only_the_callers_capabilities(app: InProcess) ->
     assert sorted(row.capabilities) == sorted([caps.SESSIONS_CREATE, caps.FUNCTIONS_RUN])
 
 
-@CLAIM_WARNING
 async def test_call_token_carries_the_session_identity_in_its_project_only(
     app: InProcess,
 ) -> None:
     client_id, secret = await _client(app, None, [caps.FUNCTIONS_READ])
     nonce = (await _session(app, {"clientId": client_id, "clientSecret": secret}))["nonce"]
-    function_id = await _ready_function(app)
+    function_id = await ready_function(app, PROJECT)
     await app.http.post(f"{BASE}/functions/{function_id}/call", json={"nonce": nonce})
     (job,) = await dispatch_service.claim(app.platform, limit=1, claimant="test")
     principal = await tokens_service.authenticate(app.platform, job.token)
@@ -154,9 +137,8 @@ async def test_call_token_carries_the_session_identity_in_its_project_only(
     assert not principal.in_project("elsewhere")  # the client has all projects; the call not
 
 
-@CLAIM_WARNING
 async def test_revoked_session_fails_its_call_with_a_clear_error(app: InProcess) -> None:
-    function_id = await _ready_function(app)
+    function_id = await ready_function(app, PROJECT)
     created = await _session(app, {"tokenExchange": True})
     call = await app.http.post(
         f"{BASE}/functions/{function_id}/call", json={"nonce": created["nonce"]}
@@ -171,11 +153,10 @@ async def test_revoked_session_fails_its_call_with_a_clear_error(app: InProcess)
     assert "was revoked" in failed.json()["error"]["message"]
 
 
-@CLAIM_WARNING
 async def test_expired_session_fails_its_call_with_a_clear_error(
     app: InProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    function_id = await _ready_function(app)
+    function_id = await ready_function(app, PROJECT)
     created = await _session(app, {"tokenExchange": True})
     call = await app.http.post(
         f"{BASE}/functions/{function_id}/call", json={"nonce": created["nonce"]}
