@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -48,10 +49,6 @@ class Instance:
         self._ready: asyncio.Future[dict[str, Any]] | None = None
         self.last_used = clock.now()
         self.running = 0
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process else None
 
     @property
     def alive(self) -> bool:
@@ -158,5 +155,5 @@ class Instance:
             self._socket = None
         if self._process is not None and self._process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._process.pid, 9)
+                os.killpg(self._process.pid, signal.SIGKILL)
             await self._process.wait()

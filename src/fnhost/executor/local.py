@@ -140,7 +140,7 @@ class LocalExecutor:
         finally:
             warm.instance.done(job.call_id)
 
-    def _request(self, job: CallJob, warm: Warm) -> bytes:
+    def _request(self, job: CallJob) -> bytes:
         request = {
             "data": job.data,
             "secrets": job.secrets,
@@ -177,7 +177,7 @@ class LocalExecutor:
                 os.close(fd)
             if not warm.instance.alive:
                 await _settle(tasks)
-        tasks.append(asyncio.create_task(_write_all(request_w, self._request(job, warm))))
+        tasks.append(asyncio.create_task(_write_all(request_w, self._request(job))))
         returncode: int | None = None
         lost = "The function's instance stopped during the call"  # unless it says more
         timed_out = False

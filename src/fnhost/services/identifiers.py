@@ -44,16 +44,3 @@ def match(
     if missing and not ignore_unknown:
         raise errors.NotFound(f"{what} not found", missing=missing)
     return list(found.values())
-
-
-def reject_duplicates(items: Sequence[Identifier]) -> None:
-    """A request naming the same resource twice is a 400 with `duplicated`, as in CDF."""
-    seen: set[tuple[str, object]] = set()
-    duplicated = []
-    for item in items:
-        key = ("id", item.id) if item.id is not None else ("externalId", item.external_id)
-        if key in seen:
-            duplicated.append(item.wire())
-        seen.add(key)
-    if duplicated:
-        raise errors.InvalidInput("Duplicate identifiers in request", duplicated=duplicated)

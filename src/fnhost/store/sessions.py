@@ -37,10 +37,6 @@ async def get_many(session: AsyncSession, *, project: str, ids: Sequence[int]) -
     return list(result.scalars())
 
 
-async def set_status(session: AsyncSession, *, session_id: int, status: str) -> None:
-    await session.execute(update(Session).where(Session.id == session_id).values(status=status))
-
-
 async def set_expiration(
     session: AsyncSession, *, session_ids: Sequence[int], expiration_time: int
 ) -> None:
