@@ -11,6 +11,7 @@ from fnhost.cli.grants import (
     DescriptionOption,
     ProjectOption,
     checked,
+    grant_columns,
     projects_of,
     when,
     with_platform,
@@ -52,10 +53,9 @@ def list_clients(data_dir: DataDirOption = None) -> None:
     """List registered clients (their grants, never the secrets)."""
     registered = asyncio.run(with_platform(data_dir, clients_service.list_clients))
     for client in registered:
-        projects = "*" if client.projects is None else ",".join(client.projects)
         state = "revoked" if client.revoked else "active"
         typer.echo(
-            f"{client.client_id}\t{projects}\t{','.join(client.capabilities)}\t"
+            f"{client.client_id}\t{grant_columns(client.projects, client.capabilities)}\t"
             f"created {when(client.created_time)}\t{state}\t{client.description or ''}"
         )
 

@@ -56,6 +56,11 @@ async def with_platform(data_dir: Path | None, use: Callable[[Platform], Awaitab
             raise typer.Exit(1) from error
 
 
+def grant_columns(projects: list[str] | None, granted: list[str]) -> str:
+    """Projects (`*`: all) and capabilities, as tab-separated columns of a listing."""
+    return f"{'*' if projects is None else ','.join(projects)}\t{','.join(granted)}"
+
+
 def when(epoch_ms: int | None) -> str:
     if epoch_ms is None:
         return "never"

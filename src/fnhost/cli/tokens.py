@@ -13,6 +13,7 @@ from fnhost.cli.grants import (
     DescriptionOption,
     ProjectOption,
     checked,
+    grant_columns,
     projects_of,
     when,
     with_platform,
@@ -79,9 +80,8 @@ def list_tokens(data_dir: DataDirOption = None) -> None:
     issued = asyncio.run(with_platform(data_dir, tokens_service.list_issued))
     for token in issued:
         state = "revoked" if token.revoked else f"expires {when(token.expires_time)}"
-        projects = "*" if token.projects is None else ",".join(token.projects)
         typer.echo(
-            f"{token.id}\t{token.subject}\t{projects}\t{','.join(token.capabilities)}\t"
+            f"{token.id}\t{token.subject}\t{grant_columns(token.projects, token.capabilities)}\t"
             f"created {when(token.created_time)}\t{state}\t{token.description or ''}"
         )
 
