@@ -46,18 +46,28 @@ def create_app(platform: Platform, *, background: Sequence[BackgroundTask] = ())
     )
     app.state.platform = platform
     errors.install(app)
-    for router in (
-        # Before functions: its GET /functions/{functionId} would take /functions/schedules.
-        schedules.router,
-        functions.router,
-        calls.router,
-        files.router,
-        datasets.router,
-        sessions.router,
-        identity.router,
-        oauth.router,
-    ):
-        app.include_router(router)
+    # The routers' routes go straight into the app's route list, ahead of FastAPI's docs routes:
+    # an included router is matched as a nested router on every request (and matched twice
+    # when it wins), which cost a request more than the route lookup itself. The routes
+    # already carry their routers' prefixes, and the routers set nothing else to inherit.
+    # The first route that matches wins, so the order is the hottest first where paths cannot
+    # collide. Schedules stays before functions (its GET /functions/{functionId} would take
+    # /functions/schedules) and before calls (whose GET /functions/{functionId}/calls/{callId}
+    # would take /functions/schedules/calls/input_data).
+    app.router.routes[:0] = [
+        route
+        for router in (
+            schedules.router,
+            calls.router,
+            sessions.router,
+            functions.router,
+            files.router,
+            datasets.router,
+            identity.router,
+            oauth.router,
+        )
+        for route in router.routes
+    ]
     app.add_middleware(GunzipRequests, max_bytes=platform.settings.request_body_max_bytes)
     app.add_middleware(RequestId)
     return app
