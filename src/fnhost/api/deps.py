@@ -1,4 +1,8 @@
-"""Dependencies of the routes: the platform, the authenticated caller, capability checks."""
+"""Dependencies of the routes: the platform, the authenticated caller, capability checks.
+
+Each dependency takes only the request: every level of nested dependencies costs FastAPI a
+full `solve_dependencies` pass per request, so none of them depends on another.
+"""
 
 from collections.abc import Awaitable, Callable
 from typing import Annotated
@@ -11,10 +15,14 @@ from fnhost.services import tokens as tokens_service
 from fnhost.services.platform import Platform
 
 
-async def get_platform(request: Request) -> Platform:
-    # async: FastAPI runs a plain def dependency in a worker thread, a hop on every request.
+def _platform(request: Request) -> Platform:
     platform: Platform = request.app.state.platform
     return platform
+
+
+async def get_platform(request: Request) -> Platform:
+    # async: FastAPI runs a plain def dependency in a worker thread, a hop on every request.
+    return _platform(request)
 
 
 PlatformDep = Annotated[Platform, Depends(get_platform)]
@@ -26,17 +34,22 @@ def bearer_token(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-async def get_principal(request: Request, platform: PlatformDep) -> Principal:
-    return await tokens_service.authenticate(platform, bearer_token(request))
+async def get_principal(request: Request) -> Principal:
+    return await tokens_service.authenticate(_platform(request), bearer_token(request))
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
 def require(*capabilities: str) -> Callable[..., Awaitable[Principal]]:
-    """A dependency: the caller, who must hold one of `capabilities` in the URL's project."""
+    """A dependency: the caller, who must hold one of `capabilities` in the URL's project.
 
-    async def check(request: Request, principal: PrincipalDep) -> Principal:
+    It authenticates by itself rather than through `PrincipalDep` (see the module docstring);
+    no route takes both, so no request authenticates twice.
+    """
+
+    async def check(request: Request) -> Principal:
+        principal = await get_principal(request)
         project = request.path_params["project"]
         if not principal.in_project(project):
             raise errors.Forbidden(f"The token has no access to project {project!r}")
