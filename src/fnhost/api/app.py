@@ -43,6 +43,9 @@ def create_app(platform: Platform, *, background: Sequence[BackgroundTask] = ())
         version=fnhost.__version__,
         description="Self-hosted Python functions with the CDF Functions API.",
         lifespan=lifespan,
+        # fnhost sets up no OpenTelemetry: off, FastAPI skips asking the global providers
+        # whether it is on, on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.platform = platform
     errors.install(app)
