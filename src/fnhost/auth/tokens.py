@@ -3,7 +3,7 @@
 import hashlib
 import secrets
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Connection
 
 from fnhost.auth.principal import Principal
 from fnhost.store import tokens as tokens_store
@@ -36,9 +36,9 @@ def looks_like_jwt(token: str) -> bool:
     return token.count(".") == 2
 
 
-async def resolve(session: AsyncSession, token: str, *, now_ms: int) -> Principal | None:
+def resolve(connection: Connection, token: str, *, now_ms: int) -> Principal | None:
     """The principal behind `token`, or None when it is unknown, revoked or expired."""
-    row = await tokens_store.get_by_hash(session, token_hash=digest(token))
+    row = tokens_store.by_hash(connection, token_hash=digest(token))
     if row is None or row.revoked:
         return None
     if row.expires_time is not None and row.expires_time <= now_ms:

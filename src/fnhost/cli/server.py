@@ -82,6 +82,7 @@ async def embedded(settings: Settings) -> AsyncIterator[Server]:
         )
         builder = Builder(platform, environments, calls_sandbox)
         platform.wake_dispatcher = dispatcher.wake
+        platform.call_starter = dispatcher
         platform.function_ready = dispatcher.function_ready
         scheduler = Scheduler(platform)
         platform.wake_builder = builder.wake

@@ -1,5 +1,8 @@
-"""The dispatcher: claims queued calls, runs them on an executor within the concurrency limit,
-and writes each outcome back. A wake-up (a call was created) means no call waits for a poll."""
+"""The dispatcher: runs calls on an executor within the concurrency limit and writes each
+outcome back. Calls come two ways: straight from the request that creates them, into a slot
+reserved for it (the fast path), or claimed from the queue in the database (calls created
+while every slot was taken, by the scheduler, or by another process). A wake-up (a call was
+queued) means no queued call waits for a poll."""
 
 import asyncio
 import contextlib
@@ -26,9 +29,38 @@ class Dispatcher:
         self._wakeup = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
         self._prewarming: set[asyncio.Task[None]] = set()
+        self._reserved = 0
+        # Until a claim comes back short, queued calls may be waiting: a new call must not take
+        # a free slot ahead of them. Also false while not running (no slot to offer).
+        self._queue_empty = False
+        self._stopping = False
+
+    @property
+    def claimant(self) -> str:
+        return self._claimant
 
     def wake(self) -> None:
+        """A call was queued."""
+        self._queue_empty = False
         self._wakeup.set()
+
+    def reserve(self) -> bool:
+        if not self._queue_empty or self._free_slots() <= 0:
+            return False
+        self._reserved += 1
+        return True
+
+    def release(self) -> None:
+        self._reserved -= 1
+        self._wakeup.set()
+
+    def start(self, job: CallJob) -> None:
+        self._reserved -= 1
+        if not self._stopping:  # else it ends as interrupted, like the calls that were running
+            self._launch(job)
+
+    def _free_slots(self) -> int:
+        return self._platform.settings.max_concurrent_calls - len(self._running) - self._reserved
 
     def function_ready(self, function_id: int) -> None:
         """A function became Ready: warm its instance before its first call arrives."""
@@ -54,6 +86,8 @@ class Dispatcher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), POLL_SECONDS)
         finally:
+            self._queue_empty = False  # no more slots to offer
+            self._stopping = True
             beating.cancel()
             await self._stop()
 
@@ -69,7 +103,7 @@ class Dispatcher:
                 logger.exception("heartbeat failed", extra={"action": "heartbeat_failed"})
 
     async def _dispatch_free_slots(self) -> None:
-        free = self._platform.settings.max_concurrent_calls - len(self._running)
+        free = self._free_slots()
         if free <= 0:
             return
         try:
@@ -77,14 +111,20 @@ class Dispatcher:
         except Exception:
             logger.exception("claiming calls failed", extra={"action": "claim_failed"})
             return
+        # Short of the limit: nothing else was queued (a call queued since then wakes us).
+        if len(jobs) < free:
+            self._queue_empty = True
         for job in jobs:
-            task = asyncio.create_task(self._run(job))
-            self._running.add(task)
-            task.add_done_callback(self._finished)
+            self._launch(job)
+
+    def _launch(self, job: CallJob) -> None:
+        task = asyncio.create_task(self._run(job))
+        self._running.add(task)
+        task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
-        self.wake()  # a slot is free
+        self._wakeup.set()  # a slot is free
 
     async def _run(self, job: CallJob) -> None:
         async def store(lines: list[tuple[int, str]]) -> None:

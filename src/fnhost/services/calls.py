@@ -2,10 +2,11 @@
 
 import asyncio
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
+from functools import partial
 from typing import Any
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, Connection, Row
 
 from fnhost import clock, errors
 from fnhost.auth.principal import Principal
@@ -18,9 +19,10 @@ from fnhost.schemas.calls import (
     LogEntry,
 )
 from fnhost.services import cursors, filters
+from fnhost.services import dispatch as dispatch_service
 from fnhost.services import sessions as sessions_service
 from fnhost.services.call_events import CallEnd
-from fnhost.services.platform import Platform
+from fnhost.services.platform import CallStarter, Platform
 from fnhost.settings import Settings
 from fnhost.store import calls as calls_store
 from fnhost.store import functions as functions_store
@@ -43,7 +45,7 @@ STATE = {
 }
 
 
-def to_read(row: Call) -> CallRead:
+def to_read(row: Row[Any]) -> CallRead:
     error = None
     if row.error_message is not None:
         error = {"message": row.error_message, "trace": row.error_trace or ""}
@@ -76,16 +78,6 @@ def session_ttl(settings: Settings) -> timedelta:
     return timedelta(seconds=settings.call_timeout_seconds * 2 + 3600)
 
 
-def failed_deploy(message: str | None, trace: str | None, *, at: datetime) -> dict[str, Any]:
-    """How a call of a function whose deploy failed ends: at once, with the deploy's reason."""
-    return {
-        "state": "failed",
-        "end_time": clock.to_ms(at),
-        "error_message": f"The function's deployment failed: {message}",
-        "error_trace": trace or "",
-    }
-
-
 async def create(
     platform: Platform,
     *,
@@ -95,55 +87,94 @@ async def create(
     body: CallCreate,
     hold: bool = False,
 ) -> CallRead:
-    """Store the call as queued (durable before this returns) and wake the dispatcher."""
+    """Store the call (durable before this returns) and start it, or queue it for a dispatcher.
+
+    With a free slot in this process's dispatcher, the call is stored as running and started
+    here, with no claim by the dispatcher in between; otherwise it is queued.
+    """
     check_data_size(platform.settings, body.data, what="The call's data")
-    now = clock.now()
     # With `hold`, a call that ends within FNHOST_CALL_WAIT_MS is returned ended: the SDK's
     # `call(wait=True)` then needs no poll, and polls with sleeps of up to 0.3 s and more.
     wait_seconds = platform.settings.call_wait_ms / 1000 if hold else 0
-    ended: asyncio.Future[CallEnd] | None = None
-    call_id = 0
+    starter = platform.call_starter
+    reserved = starter is not None and starter.reserve()
+    ttl = session_ttl(platform.settings)
+    watching: list[tuple[int, asyncio.Future[CallEnd]]] = []
+
+    def store(connection: Connection) -> tuple[Row[Any], Row[Any], Row[Any]]:
+        now = clock.now()
+        function = functions_store.row_in_project(
+            connection, project=project, function_id=function_id
+        )
+        if function is None:
+            raise errors.NotFound("Function not found", missing=[{"id": function_id}])
+        bound = sessions_service.bind_or_capture(
+            connection, project=project, nonce=body.nonce, principal=principal, ttl=ttl
+        )
+        outcome: dict[str, Any] = {"state": calls_store.QUEUED}
+        if function.status == "Failed":
+            outcome = dispatch_service.failed_deploy(
+                function.error_message, function.error_trace, at=now
+            )
+        elif reserved and function.status == "Ready":
+            assert starter is not None
+            outcome = {"state": calls_store.RUNNING, "claimed_by": starter.claimant}
+        call = calls_store.insert(
+            connection,
+            project=project,
+            function_id=function_id,
+            start_time=clock.to_ms(now),
+            data=body.data,
+            session_id=bound.id,
+            **outcome,
+        )
+        functions_store.touch_last_called(connection, function_id=function_id, at=call.start_time)
+        if wait_seconds > 0:
+            # Watched before the commit, so that no end can slip by unseen.
+            watching.append((call.id, platform.call_events.watch(call.id)))
+        return call, function, bound
+
     try:
-        async with platform.db.write() as session:
-            function = await functions_store.get(session, project=project, function_id=function_id)
-            if function is None:
-                raise errors.NotFound("Function not found", missing=[{"id": function_id}])
-            bound = await sessions_service.bind_or_capture(
-                session,
-                project=project,
-                nonce=body.nonce,
-                principal=principal,
-                ttl=session_ttl(platform.settings),
-            )
-            outcome = {}
-            if function.status == "Failed":
-                outcome = failed_deploy(function.error_message, function.error_trace, at=now)
-            row = await calls_store.insert(
-                session,
-                project=project,
-                function_id=function_id,
-                start_time=clock.to_ms(now),
-                data=body.data,
-                session_id=bound.id,
-                **{"state": "queued", **outcome},
-            )
-            function.last_called = row.start_time
-            read = to_read(row)
-            call_id = row.id
-            if wait_seconds > 0:
-                # Watched before the commit, so that no end can slip by unseen.
-                ended = platform.call_events.watch(call_id)
-        platform.wake_dispatcher()
-        if ended is None:
+        try:
+            call, function, bound = await platform.db.run_write(store)
+        except BaseException:
+            if reserved:
+                assert starter is not None
+                starter.release()
+            raise
+        if call.state == calls_store.RUNNING:
+            assert starter is not None
+            _start(platform, starter, call, function, bound)
+        else:
+            if reserved:
+                assert starter is not None
+                starter.release()
+            if call.state == calls_store.QUEUED:
+                platform.wake_dispatcher()
+        read = to_read(call)
+        if not watching:
             return read
         try:
-            end = await asyncio.wait_for(ended, wait_seconds)
+            end = await asyncio.wait_for(watching[-1][1], wait_seconds)
         except TimeoutError:
             return read  # still Running: the client polls as usual
         return _ended(read, end)
     finally:
-        if ended is not None:
-            platform.call_events.forget(call_id, ended)
+        for call_id, future in watching:
+            platform.call_events.forget(call_id, future)
+
+
+def _start(
+    platform: Platform, starter: CallStarter, call: Row[Any], function: Row[Any], bound: Row[Any]
+) -> None:
+    """Hand a call stored as running to the dispatcher's reserved slot."""
+    token = sessions_service.mint_token(
+        platform.secrets_box.signing_key,
+        call_id=call.id,
+        session=bound,
+        ttl=dispatch_service.run_ttl(platform),
+    )
+    starter.start(dispatch_service.call_job(platform, call, function, token))
 
 
 def _ended(read: CallRead, end: CallEnd) -> CallRead:
@@ -167,10 +198,10 @@ def _conditions(filter: CallFilter) -> list[ColumnElement[bool]]:
     return conditions
 
 
-async def _require_function(platform: Platform, *, project: str, function_id: int) -> None:
-    async with platform.db.read() as session:
-        if await functions_store.get(session, project=project, function_id=function_id) is None:
-            raise errors.NotFound("Function not found", missing=[{"id": function_id}])
+def _require_function(connection: Connection, *, project: str, function_id: int) -> None:
+    if functions_store.row_in_project(connection, project=project, function_id=function_id):
+        return
+    raise errors.NotFound("Function not found", missing=[{"id": function_id}])
 
 
 async def list_calls(
@@ -183,16 +214,21 @@ async def list_calls(
     cursor: str | None,
 ) -> tuple[list[CallRead], str | None]:
     """A page of a function's calls, newest first, and the cursor of the next page."""
-    await _require_function(platform, project=project, function_id=function_id)
-    async with platform.db.read() as session:
-        rows = await calls_store.list_where(
-            session,
+    conditions = _conditions(filter or CallFilter())
+    before_id = cursors.decode(cursor)
+
+    def read(connection: Connection) -> list[Row[Any]]:
+        _require_function(connection, project=project, function_id=function_id)
+        return calls_store.list_where(
+            connection,
             project=project,
             function_id=function_id,
-            conditions=_conditions(filter or CallFilter()),
-            before_id=cursors.decode(cursor),
+            conditions=conditions,
+            before_id=before_id,
             limit=limit + 1,
         )
+
+    rows = await platform.db.run_read(read)
     page = rows[:limit]
     next_cursor = cursors.encode(page[-1].id) if len(rows) > limit else None
     return [to_read(row) for row in page], next_cursor
@@ -201,10 +237,9 @@ async def list_calls(
 async def retrieve(
     platform: Platform, *, project: str, function_id: int, ids: list[int], ignore_unknown: bool
 ) -> list[CallRead]:
-    async with platform.db.read() as session:
-        rows = await calls_store.get_many(
-            session, project=project, function_id=function_id, ids=ids
-        )
+    rows = await platform.db.run_read(
+        partial(calls_store.get_many, project=project, function_id=function_id, ids=ids)
+    )
     known = {row.id: row for row in rows}
     missing = [{"id": i} for i in dict.fromkeys(ids) if i not in known]
     if missing and not ignore_unknown:
@@ -212,25 +247,23 @@ async def retrieve(
     return [to_read(known[i]) for i in dict.fromkeys(ids) if i in known]
 
 
-async def _get_row(platform: Platform, *, project: str, function_id: int, call_id: int) -> Call:
-    async with platform.db.read() as session:
-        row = await calls_store.get(
-            session, project=project, function_id=function_id, call_id=call_id
+def _get_row(connection: Connection, *, project: str, function_id: int, call_id: int) -> Row[Any]:
+    row = calls_store.get(connection, project=project, function_id=function_id, call_id=call_id)
+    if row is None:
+        # Say which of the two is unknown (only on this error path, not on every read).
+        _require_function(connection, project=project, function_id=function_id)
+        raise errors.NotFound(
+            f"Function call {call_id} of function {function_id} not found",
+            missing=[{"id": call_id}],
         )
-        if row is None:
-            # Say which of the two is unknown (only on this error path, not on every read).
-            if await functions_store.get(session, project=project, function_id=function_id):
-                raise errors.NotFound(
-                    f"Function call {call_id} of function {function_id} not found",
-                    missing=[{"id": call_id}],
-                )
-            raise errors.NotFound("Function not found", missing=[{"id": function_id}])
     return row
 
 
 async def get(platform: Platform, *, project: str, function_id: int, call_id: int) -> CallRead:
     return to_read(
-        await _get_row(platform, project=project, function_id=function_id, call_id=call_id)
+        await platform.db.run_read(
+            partial(_get_row, project=project, function_id=function_id, call_id=call_id)
+        )
     )
 
 
@@ -238,7 +271,9 @@ async def response(
     platform: Platform, *, project: str, function_id: int, call_id: int
 ) -> CallResponse:
     """The call's JSON response; null until it completes, and for failed calls."""
-    row = await _get_row(platform, project=project, function_id=function_id, call_id=call_id)
+    row = await platform.db.run_read(
+        partial(_get_row, project=project, function_id=function_id, call_id=call_id)
+    )
     value = json.loads(row.response) if row.response is not None else None
     return CallResponse(call_id=row.id, function_id=row.function_id, response=value)
 
@@ -247,7 +282,10 @@ async def logs(
     platform: Platform, *, project: str, function_id: int, call_id: int
 ) -> list[LogEntry]:
     """The call's log lines so far (also while it runs)."""
-    row = await _get_row(platform, project=project, function_id=function_id, call_id=call_id)
-    async with platform.db.read() as session:
-        lines = await calls_store.logs(session, call_id=row.id)
+
+    def read(connection: Connection) -> list[Row[Any]]:
+        row = _get_row(connection, project=project, function_id=function_id, call_id=call_id)
+        return calls_store.logs(connection, call_id=row.id)
+
+    lines = await platform.db.run_read(read)
     return [LogEntry(timestamp=line.timestamp, message=line.message) for line in lines]

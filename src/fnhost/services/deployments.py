@@ -4,7 +4,7 @@ import logging
 from dataclasses import dataclass
 
 from fnhost import clock
-from fnhost.services import calls as calls_service
+from fnhost.services import dispatch as dispatch_service
 from fnhost.services.platform import Platform
 from fnhost.store import calls as calls_store
 from fnhost.store import functions as functions_store
@@ -101,7 +101,7 @@ async def fail(platform: Platform, *, function_id: int, message: str, trace: str
             await calls_store.end_queued(
                 session,
                 function_ids=[function_id],
-                **calls_service.failed_deploy(message, trace, at=clock.now()),
+                **dispatch_service.failed_deploy(message, trace, at=clock.now()),
             )
     logger.info(
         "deploy failed",

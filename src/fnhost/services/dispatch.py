@@ -4,18 +4,21 @@ import logging
 import os
 import socket
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
+from sqlalchemy import Row
+
 from fnhost import clock
-from fnhost.services import calls as calls_service
 from fnhost.services import sessions as sessions_service
 from fnhost.services.call_events import CallEnd
 from fnhost.services.platform import Platform
 from fnhost.store import calls as calls_store
 from fnhost.store import dispatchers as dispatchers_store
 from fnhost.store import functions as functions_store
+from fnhost.store.engine import on_connection
 from fnhost.store.tables import Call, Dispatcher, Function
 
 logger = logging.getLogger(__name__)
@@ -65,7 +68,17 @@ class Outcome:
     error_trace: str | None = None
 
 
-def _call_info(call: Call) -> dict[str, Any]:
+def failed_deploy(message: str | None, trace: str | None, *, at: datetime) -> dict[str, Any]:
+    """How a call of a function whose deploy failed ends: at once, with the deploy's reason."""
+    return {
+        "state": "failed",
+        "end_time": clock.to_ms(at),
+        "error_message": f"The function's deployment failed: {message}",
+        "error_trace": trace or "",
+    }
+
+
+def _call_info(call: Call | Row[Any]) -> dict[str, Any]:
     info: dict[str, Any] = {"function_id": call.function_id, "call_id": call.id}
     if call.schedule_id is not None:
         info["schedule_id"] = call.schedule_id
@@ -73,7 +86,7 @@ def _call_info(call: Call) -> dict[str, Any]:
     return info
 
 
-def _spec(platform: Platform, function: Function) -> FunctionSpec:
+def _spec(platform: Platform, function: Function | Row[Any]) -> FunctionSpec:
     return FunctionSpec(
         function_id=function.id,
         function_path=function.function_path,
@@ -94,7 +107,15 @@ async def function_spec(platform: Platform, *, function_id: int) -> FunctionSpec
     return _spec(platform, function)
 
 
-def _job(platform: Platform, call: Call, function: Function, token: str) -> CallJob:
+def run_ttl(platform: Platform) -> timedelta:
+    """How long a call's token may live: its whole run, with a margin."""
+    return timedelta(seconds=platform.settings.call_timeout_seconds + 60)
+
+
+def call_job(
+    platform: Platform, call: Call | Row[Any], function: Function | Row[Any], token: str
+) -> CallJob:
+    """What runs `call`, with the token its client acts with."""
     settings = platform.settings
     secrets = platform.secrets_box.open(function.secrets_sealed) if function.secrets_sealed else {}
     return CallJob(
@@ -121,9 +142,7 @@ async def end_calls_of_failed_deploys(platform: Platform) -> None:
             await calls_store.end_queued(
                 session,
                 function_ids=[call.function_id],
-                **calls_service.failed_deploy(
-                    function.error_message, function.error_trace, at=clock.now()
-                ),
+                **failed_deploy(function.error_message, function.error_trace, at=clock.now()),
             )
 
 
@@ -133,30 +152,34 @@ async def claim(platform: Platform, *, limit: int, claimant: str) -> list[CallJo
     jobs: list[CallJob] = []
     async with platform.db.write() as session:
         claimed = await calls_store.claim_queued(session, limit=limit, claimant=claimant)
-        ttl = timedelta(seconds=platform.settings.call_timeout_seconds + 60)
         for call, function, owner in claimed:
             try:
                 token = sessions_service.mint_token(
-                    platform.secrets_box.signing_key, call_id=call.id, session=owner, ttl=ttl
+                    platform.secrets_box.signing_key,
+                    call_id=call.id,
+                    session=owner,
+                    ttl=run_ttl(platform),
                 )
             except sessions_service.SessionUnusable as error:
-                await calls_store.finish(
+                await on_connection(
                     session,
-                    call_id=call.id,
-                    from_states=["running"],
-                    state="failed",
-                    end_time=clock.to_ms(now),
-                    error_message=error.message,
-                    error_trace="",
+                    partial(
+                        calls_store.finish,
+                        call_id=call.id,
+                        from_state=calls_store.RUNNING,
+                        state="failed",
+                        end_time=clock.to_ms(now),
+                        error_message=error.message,
+                        error_trace="",
+                    ),
                 )
                 continue
-            jobs.append(_job(platform, call, function, token))
+            jobs.append(call_job(platform, call, function, token))
     return jobs
 
 
 async def append_logs(platform: Platform, *, call_id: int, lines: list[tuple[int, str]]) -> None:
-    async with platform.db.write() as session:
-        await calls_store.append_logs(session, call_id=call_id, lines=lines)
+    await platform.db.run_write(partial(calls_store.append_logs, call_id=call_id, lines=lines))
 
 
 async def finish(platform: Platform, *, job: CallJob, outcome: Outcome) -> None:
@@ -167,17 +190,18 @@ async def finish(platform: Platform, *, job: CallJob, outcome: Outcome) -> None:
         error_message=outcome.error_message,
         error_trace=outcome.error_trace,
     )
-    async with platform.db.write() as session:
-        recorded = await calls_store.finish(
-            session,
+    recorded = await platform.db.run_write(
+        partial(
+            calls_store.finish,
             call_id=job.call_id,
-            from_states=["running"],
+            from_state=calls_store.RUNNING,
             state=end.state,
             end_time=end.end_time,
             response=outcome.response,
             error_message=end.error_message,
             error_trace=end.error_trace,
         )
+    )
     if recorded:
         platform.call_events.ended(job.call_id, end)
     logger.info(

@@ -2,6 +2,7 @@
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 from fnhost.auth.oidc import OidcVerifier
 from fnhost.auth.secrets_box import SecretsBox
@@ -10,6 +11,32 @@ from fnhost.sandbox import Isolation
 from fnhost.services.call_events import CallEvents
 from fnhost.settings import Settings
 from fnhost.store.engine import Database
+
+if TYPE_CHECKING:
+    from fnhost.services.dispatch import CallJob
+
+
+class CallStarter(Protocol):
+    """This process's dispatcher, taking a call straight from the request that creates it.
+
+    The request reserves a slot first, so the call can be stored as running (claimed by
+    `claimant`) in the transaction that creates it, then starts it or gives the slot back.
+    """
+
+    @property
+    def claimant(self) -> str: ...
+
+    def reserve(self) -> bool:
+        """Take a free slot, if there is one and no queued call waits for it."""
+        ...
+
+    def release(self) -> None:
+        """Give back a reserved slot that was not used."""
+        ...
+
+    def start(self, job: "CallJob") -> None:
+        """Run the call in the reserved slot."""
+        ...
 
 
 def _nothing() -> None:
@@ -43,3 +70,5 @@ class Platform:
     isolation: Isolation | None = None
     # Ends of calls recorded by this process, for requests waiting on them.
     call_events: CallEvents = field(default_factory=CallEvents)
+    # The dispatcher of this process, while it runs; None: calls are queued for any dispatcher.
+    call_starter: CallStarter | None = None

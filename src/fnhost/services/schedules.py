@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +27,7 @@ from fnhost.settings import Settings
 from fnhost.store import calls as calls_store
 from fnhost.store import functions as functions_store
 from fnhost.store import schedules as schedules_store
+from fnhost.store.engine import on_connection
 from fnhost.store.tables import Function, Schedule
 
 logger = logging.getLogger(__name__)
@@ -89,19 +91,18 @@ async def create(
     calls_service.check_data_size(platform.settings, body.data, what="The schedule's data")
     async with platform.db.write() as session:
         function = await _function_of(session, project=project, body=body)
-        bound = await sessions_service.bind_or_capture(
+        # Held: the session lives as long as the schedule (released when it is deleted).
+        bound = await on_connection(
             session,
-            project=project,
-            nonce=body.nonce,
-            principal=principal,
-            ttl=calls_service.session_ttl(platform.settings),
+            lambda connection: sessions_service.bind_or_capture(
+                connection, project=project, nonce=body.nonce, principal=principal, ttl=None
+            ),
         )
         if bound.type == "ONESHOT_TOKEN_EXCHANGE":
             raise errors.InvalidInput(
                 "A one-shot session cannot run a schedule: create the session with "
                 "tokenExchange or client credentials"
             )
-        sessions_service.hold(bound)
         row = await schedules_store.insert(
             session,
             project=project,
@@ -238,7 +239,10 @@ async def fire(platform: Platform, *, due: Mapping[int, datetime]) -> list[int]:
                 start_time=now_ms,
             )
         for function_id in {function_id for _, function_id in created}:
-            await functions_store.touch_last_called(session, function_id=function_id, at=now_ms)
+            await on_connection(
+                session,
+                partial(functions_store.touch_last_called, function_id=function_id, at=now_ms),
+            )
     if created:
         platform.wake_dispatcher()
     logger.info(

@@ -3,7 +3,9 @@
 import hashlib
 import secrets
 from datetime import timedelta
+from typing import Any, Protocol, TypeVar
 
+from sqlalchemy import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fnhost import clock, errors
@@ -28,7 +30,21 @@ def _nonce_hash(nonce: str) -> str:
     return hashlib.sha256(nonce.encode()).hexdigest()
 
 
-def to_read(row: Session, *, nonce: str | None = None) -> SessionRead:
+class SessionFields(Protocol):
+    """What the checks of a session read: an ORM row or a Core one."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def expiration_time(self) -> int: ...
+
+
+S = TypeVar("S", bound=SessionFields)
+
+
+def to_read(row: Session | Row[Any], *, nonce: str | None = None) -> SessionRead:
     return SessionRead.model_validate(
         {
             "id": row.id,
@@ -42,21 +58,24 @@ def to_read(row: Session, *, nonce: str | None = None) -> SessionRead:
     )
 
 
-async def capture(
-    session: AsyncSession,
+def capture(
+    connection: Connection,
     *,
     project: str,
     principal: Principal,
     kind: str,
     status: str,
-    ttl: timedelta,
+    ttl: timedelta | None,
     client_id: str | None = None,
-) -> tuple[Session, str]:
-    """Store `principal`'s identity in `project` as a session; returns it and its nonce."""
+) -> tuple[Row[Any], str]:
+    """Store `principal`'s identity in `project` as a session; returns it and its nonce.
+
+    `ttl` None: held (see `bind_or_capture`).
+    """
     now = clock.now()
     nonce = secrets.token_urlsafe(32)
-    row = await sessions_store.insert(
-        session,
+    row = sessions_store.insert_row(
+        connection,
         project=project,
         type=kind,
         status=status,
@@ -65,7 +84,7 @@ async def capture(
         capabilities=sorted(principal.capabilities_in(project)),
         client_id=client_id,
         creation_time=clock.to_ms(now),
-        expiration_time=clock.to_ms(now + ttl),
+        expiration_time=HELD_UNTIL if ttl is None else clock.to_ms(now + ttl),
     )
     return row, nonce
 
@@ -84,9 +103,9 @@ async def create(
                 f"Client {body.client_id!r} has no access to project {project!r}"
             )
     ttl = timedelta(hours=platform.settings.session_ttl_hours)
-    async with platform.db.write() as session:
-        row, nonce = await capture(
-            session,
+    row, nonce = await platform.db.run_write(
+        lambda connection: capture(
+            connection,
             project=project,
             principal=principal,
             kind=body.type,
@@ -94,22 +113,26 @@ async def create(
             ttl=ttl,
             client_id=body.client_id,
         )
+    )
     return to_read(row, nonce=nonce)
 
 
-async def bind_or_capture(
-    session: AsyncSession,
+def bind_or_capture(
+    connection: Connection,
     *,
     project: str,
     nonce: str | None,
     principal: Principal,
-    ttl: timedelta,
-) -> Session:
-    """The nonce's session; without a nonce (curl, scripts), the caller's own identity."""
+    ttl: timedelta | None,
+) -> Row[Any]:
+    """The nonce's session; without a nonce (curl, scripts), the caller's own identity.
+
+    `ttl` None holds the session: usable until released, as a schedule's lives as long as it.
+    """
     if nonce:
-        return await bind(session, project=project, nonce=nonce)
-    row, _ = await capture(
-        session,
+        return bind(connection, project=project, nonce=nonce, held=ttl is None)
+    row, _ = capture(
+        connection,
         project=project,
         principal=principal,
         kind="TOKEN_EXCHANGE",
@@ -119,22 +142,17 @@ async def bind_or_capture(
     return row
 
 
-async def bind(session: AsyncSession, *, project: str, nonce: str) -> Session:
+def bind(connection: Connection, *, project: str, nonce: str, held: bool) -> Row[Any]:
     """Consume a nonce: its session becomes ACTIVE. Unknown or used nonces are a 400."""
-    row = await sessions_store.get_by_nonce(session, project=project, nonce_hash=_nonce_hash(nonce))
+    row = sessions_store.by_nonce(connection, project=project, nonce_hash=_nonce_hash(nonce))
     now = clock.to_ms(clock.now())
     if row is None or row.status != "READY" or row.expiration_time <= now:
         raise errors.InvalidInput(
             "Failed to bind session: the nonce is unknown, expired or already used. "
             "Create a new session (POST /sessions) and pass its nonce."
         )
-    row.status = "ACTIVE"
-    return row
-
-
-def hold(row: Session) -> None:
-    """Keep a session usable until released: a schedule's session lives as long as it does."""
-    row.expiration_time = HELD_UNTIL
+    held_until = {"expiration_time": HELD_UNTIL} if held else {}
+    return sessions_store.update_row(connection, session_id=row.id, status="ACTIVE", **held_until)
 
 
 async def release(session: AsyncSession, *, session_ids: list[int], grace: timedelta) -> None:
@@ -169,7 +187,7 @@ async def revoke(platform: Platform, *, project: str, ids: list[int]) -> list[Se
     return [to_read(known[i]) for i in dict.fromkeys(ids)]
 
 
-def check_usable(row: Session | None) -> Session:
+def check_usable(row: S | None) -> S:
     """The session, if calls may still act with it; SessionUnusable says why not."""
     if row is None:
         raise SessionUnusable("The call's session no longer exists")
@@ -180,12 +198,12 @@ def check_usable(row: Session | None) -> Session:
     return row
 
 
-async def usable(session: AsyncSession, *, session_id: int) -> Session:
+def usable(connection: Connection, *, session_id: int) -> Row[Any]:
     """The session with this id, if calls may still act with it."""
-    return check_usable(await session.get(Session, session_id))
+    return check_usable(sessions_store.by_id(connection, session_id=session_id))
 
 
-def mint_token(key: bytes, *, call_id: int, session: Session | None, ttl: timedelta) -> str:
+def mint_token(key: bytes, *, call_id: int, session: SessionFields | None, ttl: timedelta) -> str:
     """A bearer token for a running call: the session's identity while the call runs."""
     row = check_usable(session)
     expires = clock.to_ms(clock.now() + ttl)

@@ -2,6 +2,9 @@
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Row
 
 from fnhost import clock, errors
 from fnhost.auth import call_tokens, capabilities, tokens
@@ -39,8 +42,10 @@ async def authenticate(platform: Platform, token: str | None) -> Principal:
         return await platform.oidc.verify(token)
     if call_tokens.is_call_token(token):
         return await _call_principal(platform, token)
-    async with platform.db.read() as session:
-        principal = await tokens.resolve(session, token, now_ms=clock.to_ms(clock.now()))
+    now_ms = clock.to_ms(clock.now())
+    principal = await platform.db.run_read(
+        lambda connection: tokens.resolve(connection, token, now_ms=now_ms)
+    )
     if principal is None:
         raise errors.Unauthenticated("Invalid, revoked or expired bearer token")
     return principal
@@ -52,13 +57,16 @@ async def _call_principal(platform: Platform, token: str) -> Principal:
     claims = call_tokens.verify(platform.secrets_box.signing_key, token, now_ms=now)
     if claims is None:
         raise errors.Unauthenticated("Invalid or expired call token")
-    async with platform.db.read() as session:
-        if not await calls_store.is_running(session, call_id=claims.call_id):
+
+    def check(connection: Connection) -> Row[Any]:
+        if not calls_store.is_running(connection, call_id=claims.call_id):
             raise errors.Unauthenticated("The call this token belongs to has ended")
         try:
-            row = await sessions_service.usable(session, session_id=claims.session_id)
+            return sessions_service.usable(connection, session_id=claims.session_id)
         except sessions_service.SessionUnusable as error:
             raise errors.Unauthenticated(error.message) from None
+
+    row = await platform.db.run_read(check)
     return Principal.of(
         row.subject,
         projects=frozenset([row.project]),
@@ -79,20 +87,25 @@ async def register(
     description: str | None = None,
 ) -> None:
     """Store a token's hash with what it grants; an already registered token is left as it is."""
-    async with platform.db.write() as session:
-        if await tokens_store.get_by_hash(session, token_hash=tokens.digest(token)):
-            return
-        await tokens_store.insert(
-            session,
-            token_hash=tokens.digest(token),
-            kind=kind,
-            subject=subject,
-            projects=projects,
-            capabilities=capabilities_,
-            description=description,
-            created_time=clock.to_ms(clock.now()),
-            expires_time=expires_ms,
-        )
+    token_hash = tokens.digest(token)
+    created = clock.to_ms(clock.now())
+
+    def store(connection: Connection) -> None:
+        if tokens_store.by_hash(connection, token_hash=token_hash) is None:
+            tokens_store.insert_row(
+                connection,
+                token_hash=token_hash,
+                kind=kind,
+                subject=subject,
+                projects=projects,
+                capabilities=capabilities_,
+                description=description,
+                created_time=created,
+                expires_time=expires_ms,
+                revoked=False,
+            )
+
+    await platform.db.run_write(store)
 
 
 async def register_admin(platform: Platform, *, token: str) -> None:

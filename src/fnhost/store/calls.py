@@ -3,22 +3,43 @@
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, String, literal, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Row,
+    String,
+    bindparam,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy import insert as sql_insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fnhost.store.tables import Call, CallLog, Function, Schedule, Session
+from fnhost.store.tables import Call, CallLog, Function, Schedule, Session, table_of
 
 QUEUED = "queued"
 RUNNING = "running"
 
+CALLS = table_of(Call)
+LOGS = table_of(CallLog)
+# The statements of every call's life and of every poll, built once (building one costs more
+# than running it).
+_INSERT = sql_insert(CALLS).returning(*CALLS.c)
+_OF_FUNCTION = (CALLS.c.project == bindparam("project")) & (
+    CALLS.c.function_id == bindparam("function_id")
+)
+_GET = select(CALLS).where(_OF_FUNCTION, CALLS.c.id == bindparam("call_id"))
+_GET_MANY = select(CALLS).where(_OF_FUNCTION, CALLS.c.id.in_(bindparam("ids", expanding=True)))
+_STATE = select(CALLS.c.state).where(CALLS.c.id == bindparam("call_id"))
+_LOGS = select(LOGS).where(LOGS.c.call_id == bindparam("call_id")).order_by(LOGS.c.id)
+_APPEND_LOG = sql_insert(LOGS)
 
-async def insert(session: AsyncSession, **values: Any) -> Call:
-    row = Call(**values)
-    session.add(row)
-    await session.flush()
-    return row
+
+def insert(connection: Connection, **values: Any) -> Row[Any]:
+    return connection.execute(_INSERT, values).one()
 
 
 # Schedules per INSERT statement, well under SQLite's limit on bound parameters.
@@ -69,45 +90,34 @@ async def insert_scheduled(
     return created
 
 
-async def get(
-    session: AsyncSession, *, project: str, function_id: int, call_id: int
-) -> Call | None:
-    result = await session.execute(
-        select(Call).where(
-            Call.project == project, Call.function_id == function_id, Call.id == call_id
-        )
-    )
-    return result.scalar_one_or_none()
+def get(connection: Connection, *, project: str, function_id: int, call_id: int) -> Row[Any] | None:
+    params = {"project": project, "function_id": function_id, "call_id": call_id}
+    return connection.execute(_GET, params).one_or_none()
 
 
-async def get_many(
-    session: AsyncSession, *, project: str, function_id: int, ids: Sequence[int]
-) -> list[Call]:
-    result = await session.execute(
-        select(Call).where(
-            Call.project == project, Call.function_id == function_id, Call.id.in_(ids)
-        )
-    )
-    return list(result.scalars())
+def get_many(
+    connection: Connection, *, project: str, function_id: int, ids: Sequence[int]
+) -> list[Row[Any]]:
+    params = {"project": project, "function_id": function_id, "ids": list(ids)}
+    return list(connection.execute(_GET_MANY, params))
 
 
-async def list_where(
-    session: AsyncSession,
+def list_where(
+    connection: Connection,
     *,
     project: str,
     function_id: int,
     conditions: Sequence[ColumnElement[bool]],
     before_id: int | None,
     limit: int,
-) -> list[Call]:
+) -> list[Row[Any]]:
     """Calls of a function matching every condition, newest first, older than `before_id`."""
-    query = select(Call).where(
-        Call.project == project, Call.function_id == function_id, *conditions
+    query = select(CALLS).where(
+        CALLS.c.project == project, CALLS.c.function_id == function_id, *conditions
     )
     if before_id is not None:
-        query = query.where(Call.id < before_id)
-    result = await session.execute(query.order_by(Call.id.desc()).limit(limit))
-    return list(result.scalars())
+        query = query.where(CALLS.c.id < before_id)
+    return list(connection.execute(query.order_by(CALLS.c.id.desc()).limit(limit)))
 
 
 async def claim_queued(
@@ -156,14 +166,12 @@ async def end_queued(session: AsyncSession, *, function_ids: Sequence[int], **va
     )
 
 
-async def finish(
-    session: AsyncSession, *, call_id: int, from_states: Sequence[str], **values: Any
-) -> bool:
+def finish(connection: Connection, *, call_id: int, from_state: str, **values: Any) -> bool:
     """Record a terminal outcome, unless the call already has one."""
-    result = await session.execute(
-        update(Call).where(Call.id == call_id, Call.state.in_(from_states)).values(**values)
+    statement = (
+        update(CALLS).where(CALLS.c.id == call_id, CALLS.c.state == from_state).values(**values)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(connection.execute(statement).rowcount)
 
 
 async def finish_running_of(
@@ -182,22 +190,16 @@ async def running_claimants(session: AsyncSession) -> set[str]:
     return {claimant for claimant in (await session.execute(query)).scalars() if claimant}
 
 
-async def append_logs(
-    session: AsyncSession, *, call_id: int, lines: Sequence[tuple[int, str]]
-) -> None:
-    await session.execute(
-        sql_insert(CallLog),
+def append_logs(connection: Connection, *, call_id: int, lines: Sequence[tuple[int, str]]) -> None:
+    connection.execute(
+        _APPEND_LOG,
         [{"call_id": call_id, "timestamp": ts, "message": message} for ts, message in lines],
     )
 
 
-async def logs(session: AsyncSession, *, call_id: int) -> list[CallLog]:
-    result = await session.execute(
-        select(CallLog).where(CallLog.call_id == call_id).order_by(CallLog.id)
-    )
-    return list(result.scalars())
+def logs(connection: Connection, *, call_id: int) -> list[Row[Any]]:
+    return list(connection.execute(_LOGS, {"call_id": call_id}))
 
 
-async def is_running(session: AsyncSession, *, call_id: int) -> bool:
-    result = await session.execute(select(Call.state).where(Call.id == call_id))
-    return result.scalar_one_or_none() == RUNNING
+def is_running(connection: Connection, *, call_id: int) -> bool:
+    return connection.execute(_STATE, {"call_id": call_id}).scalar_one_or_none() == RUNNING

@@ -3,10 +3,30 @@
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    bindparam,
+    delete,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fnhost.store.tables import Function
+from fnhost.store.tables import Function, table_of
+
+FUNCTIONS = table_of(Function)
+# Built once: every call reads its function and stamps its last call.
+_IN_PROJECT = select(FUNCTIONS).where(
+    FUNCTIONS.c.project == bindparam("project"), FUNCTIONS.c.id == bindparam("function_id")
+)
+_TOUCH = (
+    update(FUNCTIONS)
+    .where(FUNCTIONS.c.id == bindparam("function_id"))
+    .values(last_called=bindparam("at"))
+)
 
 
 async def insert(session: AsyncSession, **values: Any) -> Function:
@@ -21,6 +41,11 @@ async def get(session: AsyncSession, *, project: str, function_id: int) -> Funct
         select(Function).where(Function.project == project, Function.id == function_id)
     )
     return result.scalar_one_or_none()
+
+
+def row_in_project(connection: Connection, *, project: str, function_id: int) -> Row[Any] | None:
+    params = {"project": project, "function_id": function_id}
+    return connection.execute(_IN_PROJECT, params).one_or_none()
 
 
 async def get_by_id(session: AsyncSession, *, function_id: int) -> Function | None:
@@ -87,8 +112,8 @@ async def transition(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def touch_last_called(session: AsyncSession, *, function_id: int, at: int) -> None:
-    await session.execute(update(Function).where(Function.id == function_id).values(last_called=at))
+def touch_last_called(connection: Connection, *, function_id: int, at: int) -> None:
+    connection.execute(_TOUCH, {"function_id": function_id, "at": at})
 
 
 async def environments_in_use(session: AsyncSession) -> list[str]:

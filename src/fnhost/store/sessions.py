@@ -3,31 +3,38 @@
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, Row, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fnhost.store.tables import Session
+from fnhost.store.tables import Session, table_of
+
+SESSIONS = table_of(Session)
+# Built once: most calls create a session and bind it.
+_INSERT = insert(SESSIONS).returning(*SESSIONS.c)
+_BY_NONCE = select(SESSIONS).where(
+    SESSIONS.c.project == bindparam("project"), SESSIONS.c.nonce_hash == bindparam("nonce_hash")
+)
+_BY_ID = select(SESSIONS).where(SESSIONS.c.id == bindparam("session_id"))
 
 
-async def insert(session: AsyncSession, **values: Any) -> Session:
-    row = Session(**values)
-    session.add(row)
-    await session.flush()
-    return row
+def insert_row(connection: Connection, **values: Any) -> Row[Any]:
+    return connection.execute(_INSERT, values).one()
 
 
-async def get(session: AsyncSession, *, project: str, session_id: int) -> Session | None:
-    result = await session.execute(
-        select(Session).where(Session.project == project, Session.id == session_id)
+def by_nonce(connection: Connection, *, project: str, nonce_hash: str) -> Row[Any] | None:
+    params = {"project": project, "nonce_hash": nonce_hash}
+    return connection.execute(_BY_NONCE, params).one_or_none()
+
+
+def by_id(connection: Connection, *, session_id: int) -> Row[Any] | None:
+    return connection.execute(_BY_ID, {"session_id": session_id}).one_or_none()
+
+
+def update_row(connection: Connection, *, session_id: int, **values: Any) -> Row[Any]:
+    statement = (
+        update(SESSIONS).where(SESSIONS.c.id == session_id).values(**values).returning(*SESSIONS.c)
     )
-    return result.scalar_one_or_none()
-
-
-async def get_by_nonce(session: AsyncSession, *, project: str, nonce_hash: str) -> Session | None:
-    result = await session.execute(
-        select(Session).where(Session.project == project, Session.nonce_hash == nonce_hash)
-    )
-    return result.scalar_one_or_none()
+    return connection.execute(statement).one()
 
 
 async def get_many(session: AsyncSession, *, project: str, ids: Sequence[int]) -> list[Session]:

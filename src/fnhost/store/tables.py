@@ -1,6 +1,6 @@
 """The schema. Timestamps are epoch milliseconds (the wire's unit), so no dialect mangles zones."""
 
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -12,6 +12,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -31,6 +32,11 @@ NAMING = {
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}  # noqa: RUF012
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table of a model, for statements run on a Connection (`Database.run_read`)."""
+    return cast(Table, model.__table__)
 
 
 class File(Base):

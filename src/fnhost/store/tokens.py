@@ -2,22 +2,22 @@
 
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fnhost.store.tables import Token
+from fnhost.store.tables import Token, table_of
+
+TOKENS = table_of(Token)
+# Built once: every request authenticates, and building a statement costs more than running it.
+_BY_HASH = select(TOKENS).where(TOKENS.c.token_hash == bindparam("token_hash"))
 
 
-async def insert(session: AsyncSession, **values: Any) -> Token:
-    row = Token(**values)
-    session.add(row)
-    await session.flush()
-    return row
+def insert_row(connection: Connection, **values: Any) -> None:
+    connection.execute(insert(TOKENS), values)
 
 
-async def get_by_hash(session: AsyncSession, *, token_hash: str) -> Token | None:
-    result = await session.execute(select(Token).where(Token.token_hash == token_hash))
-    return result.scalar_one_or_none()
+def by_hash(connection: Connection, *, token_hash: str) -> Row[Any] | None:
+    return connection.execute(_BY_HASH, {"token_hash": token_hash}).one_or_none()
 
 
 async def list_kind(session: AsyncSession, *, kind: str) -> list[Token]:
