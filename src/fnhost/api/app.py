@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 import fnhost
 from fnhost.api import errors
-from fnhost.api.middleware import GunzipRequests, RequestId
+from fnhost.api.middleware import RequestIdAndGunzip
 from fnhost.api.routes import (
     calls,
     datasets,
@@ -71,6 +71,5 @@ def create_app(platform: Platform, *, background: Sequence[BackgroundTask] = ())
         )
         for route in router.routes
     ]
-    app.add_middleware(GunzipRequests, max_bytes=platform.settings.request_body_max_bytes)
-    app.add_middleware(RequestId)
+    app.add_middleware(RequestIdAndGunzip, max_bytes=platform.settings.request_body_max_bytes)
     return app

@@ -3,36 +3,18 @@
 import uuid
 import zlib
 
-from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fnhost.api.errors import error_response
 
 
-class RequestId:
-    """Adds `x-request-id` to every response (the SDK quotes it in its exceptions)."""
+class RequestIdAndGunzip:
+    """Adds `x-request-id` to every response (the SDK quotes it in its exceptions), and decodes
+    `Content-Encoding: gzip` request bodies (every SDK POST) with a size cap.
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request_id = uuid.uuid4().hex
-        # Kept in the request state too: the 500 handler runs outside this middleware.
-        scope.setdefault("state", {})["request_id"] = request_id
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                MutableHeaders(scope=message).append("x-request-id", request_id)
-            await send(message)
-
-        await self.app(scope, receive, send_with_id)
-
-
-class GunzipRequests:
-    """Decodes `Content-Encoding: gzip` request bodies (every SDK POST), with a size cap."""
+    One layer for both, reading the raw header lists: every middleware layer and every
+    Headers object is paid on every request.
+    """
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app
@@ -42,10 +24,23 @@ class GunzipRequests:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        if headers.get("content-encoding", "").lower() != "gzip":
-            await self.app(scope, receive, send)
-            return
+        request_id = uuid.uuid4().hex
+        # Kept in the request state too: the 500 handler runs outside this middleware.
+        scope.setdefault("state", {})["request_id"] = request_id
+        header = (b"x-request-id", request_id.encode())
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                # A new list: a response sends its own header list, which must stay as it is.
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        if _gzipped(scope):
+            await self._gunzip_request(scope, receive, send_with_id)
+        else:
+            await self.app(scope, receive, send_with_id)
+
+    async def _gunzip_request(self, scope: Scope, receive: Receive, send: Send) -> None:
         compressed = bytearray()
         while True:
             message = await receive()
@@ -94,3 +89,11 @@ class GunzipRequests:
         if not decoder.eof:
             raise ValueError("truncated gzip stream")
         return body
+
+
+def _gzipped(scope: Scope) -> bool:
+    """Whether the first Content-Encoding header is gzip (ASGI header names are lower case)."""
+    for name, value in scope["headers"]:
+        if name == b"content-encoding":
+            return bool(value.lower() == b"gzip")
+    return False

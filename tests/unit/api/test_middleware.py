@@ -7,7 +7,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from fnhost.api.middleware import GunzipRequests, RequestId
+from fnhost.api.middleware import RequestIdAndGunzip
 
 
 async def echo(request: Request) -> JSONResponse:
@@ -20,8 +20,7 @@ async def echo(request: Request) -> JSONResponse:
 @pytest.fixture
 def client() -> TestClient:
     app = Starlette(routes=[Route("/", echo, methods=["GET", "POST"])])
-    app.add_middleware(GunzipRequests, max_bytes=100)
-    app.add_middleware(RequestId)
+    app.add_middleware(RequestIdAndGunzip, max_bytes=100)
     return TestClient(app)
 
 
@@ -41,6 +40,7 @@ def test_invalid_gzip_is_a_400(client: TestClient) -> None:
     response = client.post("/", content=b"plain", headers={"Content-Encoding": "gzip"})
     assert response.status_code == 400
     assert "not valid gzip" in response.json()["error"]["message"]
+    assert len(response.headers["x-request-id"]) == 32
 
 
 def test_gzip_bomb_is_a_413(client: TestClient) -> None:
@@ -49,6 +49,7 @@ def test_gzip_bomb_is_a_413(client: TestClient) -> None:
     )
     assert response.status_code == 413
     assert "FNHOST_REQUEST_BODY_MAX_BYTES" in response.json()["error"]["message"]
+    assert len(response.headers["x-request-id"]) == 32
 
 
 def test_plain_bodies_pass_through(client: TestClient) -> None:
