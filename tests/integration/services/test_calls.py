@@ -11,7 +11,7 @@ import pytest
 
 from fnhost.services import dispatch as dispatch_service
 from fnhost.services.dispatch import Outcome
-from tests.integration.apps import InProcess, in_process, ready_function
+from tests.integration.apps import InProcess, in_process, ready_function, upload_code
 
 PROJECT = "calls"
 BASE = f"/api/v1/projects/{PROJECT}"
@@ -74,3 +74,101 @@ async def test_call_still_running_after_the_wait_comes_back_running(
         assert call["status"] == "Running"
         assert "endTime" not in call
         assert app.platform.call_events.watched == 0
+
+
+class _Starter:
+    """A stand-in for this process's dispatcher: `free` slots; started jobs end with `outcome`."""
+
+    claimant = "local-dispatcher"
+
+    def __init__(self, app: InProcess, *, free: int, outcome: Outcome) -> None:
+        self.app, self.free, self.outcome = app, free, outcome
+        self.started: list[int] = []
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def reserve(self) -> bool:
+        if self.free <= 0:
+            return False
+        self.free -= 1
+        return True
+
+    def release(self) -> None:
+        self.free += 1
+
+    def start(self, job: dispatch_service.CallJob) -> None:
+        self.started.append(job.call_id)
+        self.tasks.append(asyncio.create_task(self._finish(job)))
+
+    async def _finish(self, job: dispatch_service.CallJob) -> None:
+        await dispatch_service.finish(self.app.platform, job=job, outcome=self.outcome)
+        self.free += 1
+
+
+async def test_call_with_a_free_slot_starts_at_once_without_a_claim(tmp_path: Path) -> None:
+    async with in_process(tmp_path / "data", call_wait_ms=30_000) as app:
+        function_id = await ready_function(app, PROJECT)
+        starter = _Starter(app, free=1, outcome=Outcome("completed", response="2"))
+        app.platform.call_starter = starter
+        woken: list[None] = []
+        app.platform.wake_dispatcher = lambda: woken.append(None)
+
+        call = await _call(app, function_id)
+
+        assert call["status"] == "Completed"
+        assert starter.started == [call["id"]]
+        assert woken == []  # nothing was queued
+        assert starter.free == 1
+        response = await app.http.get(f"{BASE}/functions/{function_id}/calls/{call['id']}/response")
+        assert response.json()["response"] == 2
+
+
+async def test_call_without_a_free_slot_is_queued_for_the_dispatcher(tmp_path: Path) -> None:
+    async with in_process(tmp_path / "data", call_wait_ms=0) as app:
+        function_id = await ready_function(app, PROJECT)
+        starter = _Starter(app, free=0, outcome=Outcome("completed", response="2"))
+        app.platform.call_starter = starter
+        woken: list[None] = []
+        app.platform.wake_dispatcher = lambda: woken.append(None)
+
+        call = await _call(app, function_id)
+
+        assert call["status"] == "Running"
+        assert starter.started == []
+        assert woken == [None]
+        (job,) = await dispatch_service.claim(app.platform, limit=1, claimant="other")
+        assert job.call_id == call["id"]
+
+
+async def test_call_of_a_function_not_ready_gives_its_reserved_slot_back(tmp_path: Path) -> None:
+    async with in_process(tmp_path / "data", call_wait_ms=0) as app:
+        file_id = await upload_code(app, PROJECT)
+        created = await app.http.post(
+            f"{BASE}/functions", json={"items": [{"name": "f", "fileId": file_id}]}
+        )
+        function_id = created.json()["items"][0]["id"]  # still Queued: nothing builds here
+        starter = _Starter(app, free=1, outcome=Outcome("completed", response="2"))
+        app.platform.call_starter = starter
+
+        call = await _call(app, function_id)
+
+        assert call["status"] == "Running"
+        assert starter.started == []
+        assert starter.free == 1
+
+
+async def test_unknown_nonce_gives_the_reserved_slot_back_and_stores_nothing(
+    tmp_path: Path,
+) -> None:
+    async with in_process(tmp_path / "data") as app:
+        function_id = await ready_function(app, PROJECT)
+        starter = _Starter(app, free=1, outcome=Outcome("completed", response="2"))
+        app.platform.call_starter = starter
+
+        response = await app.http.post(
+            f"{BASE}/functions/{function_id}/call", json={"data": {}, "nonce": "unknown"}
+        )
+
+        assert response.status_code == 400
+        assert starter.free == 1 and starter.started == []
+        listed = await app.http.post(f"{BASE}/functions/{function_id}/calls/list", json={})
+        assert listed.json()["items"] == []
