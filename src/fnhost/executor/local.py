@@ -4,14 +4,12 @@ the sandbox), in a process group of its own, killed as a group at the deadline."
 import asyncio
 import contextlib
 import json
-import os
 import signal
 from collections.abc import Awaitable
-from typing import Any
 
-from fnhost import clock
 from fnhost.executor.base import LogSink
 from fnhost.executor.instance import InstanceFailed
+from fnhost.executor.pipes import READ_CHUNK, CallPipes
 from fnhost.executor.pool import InstancePool, Warm
 from fnhost.sandbox import Limits, Sandbox
 from fnhost.services.dispatch import CallJob, FunctionSpec, Outcome
@@ -21,7 +19,6 @@ from fnhost.settings import Settings
 DRAIN_SECONDS = 2.0
 # How long a killed call may take to be reported dead before its instance is stopped.
 KILL_GRACE_SECONDS = 5.0
-READ_CHUNK = 64 * 1024
 
 
 def describe_death(returncode: int) -> str:
@@ -40,71 +37,14 @@ def describe_death(returncode: int) -> str:
     )
 
 
-async def _reader(fd: int) -> tuple[asyncio.StreamReader, asyncio.BaseTransport]:
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=READ_CHUNK)
-    transport, _ = await loop.connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0)
-    )
-    return reader, transport
+async def _ended(exited: asyncio.Future[int], result: asyncio.Future[bytes]) -> None:
+    """Until the call exited, or reported its whole result (its exit changes nothing then).
 
-
-async def _pump_lines(fd: int, log: LogSink) -> None:
-    reader, transport = await _reader(fd)
-    pending = b""
-    try:
-        while chunk := await reader.read(READ_CHUNK):
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            for line in lines:
-                log(clock.to_ms(clock.now()), line.decode(errors="replace").rstrip("\r"))
-        if pending:
-            log(clock.to_ms(clock.now()), pending.decode(errors="replace").rstrip("\r"))
-    finally:
-        transport.close()
-
-
-async def _read_all(fd: int, limit: int) -> bytes:
-    """Read a pipe to its end, keeping at most `limit` bytes (the rest is drained, not kept)."""
-    reader, transport = await _reader(fd)
-    kept = bytearray()
-    try:
-        while chunk := await reader.read(READ_CHUNK):
-            if len(kept) <= limit:
-                kept += chunk
-    finally:
-        transport.close()
-    return bytes(kept)
-
-
-async def _write_all(fd: int, data: bytes) -> None:
-    """Write the request into its pipe and close it; large requests don't block the loop."""
-    try:
-        os.set_blocking(fd, False)
-        with contextlib.suppress(BlockingIOError):
-            data = data[os.write(fd, data) :]
-        if data:
-            os.set_blocking(fd, True)
-            await asyncio.to_thread(_write_blocking, fd, data)
-    except BrokenPipeError:
-        pass  # the call died before reading its request; its exit says how
-    finally:
-        os.close(fd)
-
-
-def _write_blocking(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-async def _settle(tasks: list["asyncio.Task[Any]"]) -> set["asyncio.Task[Any]"]:
-    """Let the call's pipes run dry (briefly: a grandchild may hold one open), then stop."""
-    done, stuck = await asyncio.wait(tasks, timeout=DRAIN_SECONDS)
-    for task in stuck:
-        task.cancel()
-    await asyncio.gather(*stuck, return_exceptions=True)
-    return done
+    Neither future is cancelled when this is: a timed-out call is still killed and awaited.
+    """
+    await asyncio.wait((exited, result), return_when=asyncio.FIRST_COMPLETED)
+    if not exited.done() and not result.result():
+        await asyncio.wait((exited,))  # it died without a result: its exit says how
 
 
 class LocalExecutor:
@@ -153,51 +93,46 @@ class LocalExecutor:
         return json.dumps(request).encode()
 
     async def _run(self, job: CallJob, log: LogSink, warm: Warm) -> Outcome:
-        request_r, request_w = os.pipe()
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        result_r, result_w = os.pipe()
-        theirs = (request_r, out_w, err_w, result_w)
-        result = asyncio.create_task(
-            _read_all(result_r, self._settings.response_max_bytes + READ_CHUNK)
+        pipes = CallPipes(
+            self._request(job), log, result_limit=self._settings.response_max_bytes + READ_CHUNK
         )
-        tasks = [
-            asyncio.create_task(_pump_lines(out_r, log)),
-            asyncio.create_task(_pump_lines(err_r, log)),
-            result,
-        ]
         try:
-            exited = await warm.instance.fork(job.call_id, theirs)
-        except InstanceFailed as failure:
-            os.close(request_w)
-            return Outcome("failed", error_message=failure.message, error_trace="")
+            try:
+                exited = await warm.instance.fork(job.call_id, pipes.theirs)
+            except InstanceFailed as failure:
+                return Outcome("failed", error_message=failure.message, error_trace="")
+            finally:
+                pipes.release_theirs()
+            return await self._follow(job, warm, exited, pipes)
         finally:
-            # The call holds its own copies now; ours would keep its pipes from ending.
-            for fd in theirs:
-                os.close(fd)
-            if not warm.instance.alive:
-                await _settle(tasks)
-        tasks.append(asyncio.create_task(_write_all(request_w, self._request(job))))
-        returncode: int | None = None
-        lost = "The function's instance stopped during the call"  # unless it says more
-        timed_out = False
+            pipes.close()
+
+    async def _follow(
+        self, job: CallJob, warm: Warm, exited: asyncio.Future[int], pipes: CallPipes
+    ) -> Outcome:
+        """Wait for the call's end (killing it at its deadline) and describe it."""
         try:
-            returncode = await asyncio.wait_for(asyncio.shield(exited), job.timeout_seconds)
+            async with asyncio.timeout(job.timeout_seconds):
+                await _ended(exited, pipes.result)
         except TimeoutError:
-            timed_out = True
             await self._kill(warm, job.call_id, exited)
-        except InstanceFailed as failure:
-            lost = failure.message
-        finally:
-            done = await _settle(tasks)
-        if timed_out:
             return Outcome(
                 "timeout",
                 error_message=f"The call exceeded the time limit of {job.timeout_seconds} "
                 "seconds (FNHOST_CALL_TIMEOUT_SECONDS) and was stopped",
                 error_trace="",
             )
-        raw = result.result() if result in done else b""
+        finally:
+            # Let the pipes run dry, briefly: a grandchild may hold one open.
+            await asyncio.wait((pipes.drained,), timeout=DRAIN_SECONDS)
+        raw = pipes.result.result() if pipes.result.done() else b""
+        returncode: int | None = None
+        lost = "The function's instance stopped during the call"  # unless it says more
+        if exited.done():
+            if isinstance(failure := exited.exception(), InstanceFailed):
+                lost = failure.message
+            else:
+                returncode = exited.result()
         if returncode is None and not raw:
             return Outcome("failed", error_message=lost, error_trace="")
         return self._outcome(raw, returncode or 0, warm.limits)
