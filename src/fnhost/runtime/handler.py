@@ -15,7 +15,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 
 def describe(error: BaseException) -> str:
@@ -79,18 +79,29 @@ def _make_client(request: dict[str, Any]) -> Any:
     )
 
 
-def _arguments(handle: Any, request: dict[str, Any]) -> dict[str, Any]:
-    available: dict[str, Callable[[], Any]] = {
-        "data": lambda: request.get("data"),
-        "secrets": lambda: request.get("secrets") or {},
-        "function_call_info": lambda: request["call_info"],
-        "client": lambda: _make_client(request),
-    }
-    names = inspect.signature(handle).parameters
-    return {name: available[name]() for name in names if name in available}
+# What each argument a handler may take is, made from the call's request.
+ARGUMENTS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "data": lambda request: request.get("data"),
+    "secrets": lambda request: request.get("secrets") or {},
+    "function_call_info": lambda request: request["call_info"],
+    "client": _make_client,
+}
 
 
-def load(code_dir: str, function_path: str) -> Any:
+def _arguments(handle: Callable[..., Any]) -> tuple[str, ...]:
+    """The arguments `handle` takes; raises where its signature cannot be found (a builtin)."""
+    return tuple(name for name in inspect.signature(handle).parameters if name in ARGUMENTS)
+
+
+class Handler(NamedTuple):
+    """The user's `handle`, and the arguments it takes (found once, when it is loaded; None:
+    found, and failing, in each call, as the handler's own error)."""
+
+    handle: Callable[..., Any]
+    arguments: tuple[str, ...] | None
+
+
+def load(code_dir: str, function_path: str) -> Handler:
     """Import the handler module from `code_dir` (the working directory of every call)."""
     os.chdir(code_dir)
     sys.path.insert(0, code_dir)
@@ -98,17 +109,24 @@ def load(code_dir: str, function_path: str) -> Any:
     handle = getattr(module, "handle", None)
     if not callable(handle):
         raise TypeError(f"{function_path} defines no callable 'handle'")
-    if "client" in inspect.signature(handle).parameters:
+    try:
+        arguments: tuple[str, ...] | None = _arguments(handle)
+    except (TypeError, ValueError):
+        arguments = None
+    if arguments is not None and "client" in arguments:
         # Paid once per instance instead of once per call.
         with contextlib.suppress(ImportError):
             import cognite.client  # noqa: F401
-    return handle
+    return Handler(handle, arguments)
 
 
-def invoke(handle: Any, request: dict[str, Any]) -> dict[str, Any]:
+def invoke(handler: Handler, request: dict[str, Any]) -> dict[str, Any]:
     """Call the handler and describe the outcome as a JSON-able dict."""
     try:
-        response = handle(**_arguments(handle, request))
+        arguments = handler.arguments
+        if arguments is None:
+            arguments = _arguments(handler.handle)
+        response = handler.handle(**{name: ARGUMENTS[name](request) for name in arguments})
     except BaseException as error:  # every failure of user code, SystemExit included
         return {
             "state": "failed",
@@ -135,17 +153,31 @@ def invoke(handle: Any, request: dict[str, Any]) -> dict[str, Any]:
     return {"state": "completed", "response": encoded}
 
 
-def serve_call(handle: Any, result_fd: int) -> None:
+def _end_output() -> None:
+    """End the call's stdout and stderr before its result, so that the server has all of its
+    output once it has the result, without waiting for the process to exit. (/dev/null in their
+    place, not closed: a thread of the handler may still print.)"""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return  # no descriptor left: the output ends when the process does
+    os.dup2(null, 1)
+    os.dup2(null, 2)
+    os.close(null)
+
+
+def serve_call(handler: Handler, result_fd: int) -> None:
     """Run the call whose request is on stdin, report on `result_fd`, and exit."""
     os.set_inheritable(result_fd, False)
     request = json.loads(sys.stdin.buffer.read())
     pid = os.getpid()
-    outcome = invoke(handle, request)
+    outcome = invoke(handler, request)
     if os.getpid() != pid:
         # A process the handler forked returned through here: only the call itself reports.
         os._exit(0)
     sys.stdout.flush()
     sys.stderr.flush()
+    _end_output()
     with os.fdopen(result_fd, "wb") as result:
         result.write(json.dumps(outcome).encode())
     # Skip interpreter teardown: leftover threads or atexit hooks of user code must not keep
