@@ -5,7 +5,6 @@ while every slot was taken, by the scheduler, or by another process). A wake-up 
 queued) means no queued call waits for a poll."""
 
 import asyncio
-import contextlib
 import logging
 import uuid
 
@@ -17,7 +16,8 @@ from fnhost.services.platform import Platform
 
 logger = logging.getLogger(__name__)
 
-# A safety net only: wake-ups make calls start at once; this bounds a missed one.
+# How soon calls queued by another process (a replica's scheduler) are found; this process's
+# own queued calls wake the dispatcher at once.
 POLL_SECONDS = 1.0
 
 
@@ -82,9 +82,13 @@ class Dispatcher:
         try:
             while True:
                 self._wakeup.clear()
-                await self._dispatch_free_slots()
-                with contextlib.suppress(TimeoutError):
+                if not self._queue_empty:
+                    await self._dispatch_free_slots()
+                try:
                     await asyncio.wait_for(self._wakeup.wait(), POLL_SECONDS)
+                except TimeoutError:
+                    # Calls queued by other processes wake nobody here: look for them now.
+                    self._queue_empty = False
         finally:
             self._queue_empty = False  # no more slots to offer
             self._stopping = True
