@@ -11,7 +11,6 @@ import os
 import signal
 import socket
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from fnhost import clock
@@ -30,12 +29,6 @@ class InstanceFailed(Exception):
         self.trace = trace
 
 
-@dataclass
-class _Call:
-    started: asyncio.Future[int] = field(default_factory=asyncio.Future)
-    exited: asyncio.Future[int] = field(default_factory=asyncio.Future)
-
-
 class Instance:
     """One zygote: started once, then forks a child per call until closed or idle."""
 
@@ -45,7 +38,7 @@ class Instance:
         self._cwd = cwd
         self._process: asyncio.subprocess.Process | None = None
         self._socket: socket.socket | None = None
-        self._calls: dict[int, _Call] = {}
+        self._calls: dict[int, asyncio.Future[int]] = {}  # call id -> its exit code
         self._ready: asyncio.Future[dict[str, Any]] | None = None
         self.last_used = clock.now()
         self.running = 0
@@ -102,13 +95,9 @@ class Instance:
         if op in ("ready", "failed") and self._ready and not self._ready.done():
             self._ready.set_result(message)
             return
-        call = self._calls.get(message["id"])
-        if call is None:
-            return
-        if op == "started" and not call.started.done():
-            call.started.set_result(message["pid"])
-        elif op == "exited" and not call.exited.done():
-            call.exited.set_result(message["returncode"])
+        exited = self._calls.get(message["id"])
+        if op == "exited" and exited is not None and not exited.done():
+            exited.set_result(message["returncode"])
 
     def _lost(self) -> None:
         """The zygote is gone: every call it was running is gone with it."""
@@ -122,21 +111,19 @@ class Instance:
         )
         if self._ready and not self._ready.done():
             self._ready.set_result({"op": "failed", "message": "The instance exited on start"})
-        for call in self._calls.values():
-            for future in (call.started, call.exited):
-                if not future.done():
-                    future.set_exception(lost)
+        for exited in self._calls.values():
+            if not exited.done():
+                exited.set_exception(lost)
 
-    async def fork(self, call_id: int, fds: Sequence[int]) -> asyncio.Future[int]:
+    def fork(self, call_id: int, fds: Sequence[int]) -> asyncio.Future[int]:
         """Start one call with its four descriptors; returns a future of its exit code."""
         if self._socket is None:
             raise InstanceFailed("The function's instance is not running")
-        call = self._calls[call_id] = _Call()
+        exited = self._calls[call_id] = asyncio.get_running_loop().create_future()
         self.running += 1
         self.last_used = clock.now()
         self._send({"op": "call", "id": call_id}, fds)
-        await call.started
-        return call.exited
+        return exited
 
     def kill(self, call_id: int) -> None:
         """Kill a call's whole process group."""

@@ -98,7 +98,7 @@ class LocalExecutor:
         )
         try:
             try:
-                exited = await warm.instance.fork(job.call_id, pipes.theirs)
+                exited = warm.instance.fork(job.call_id, pipes.theirs)
             except InstanceFailed as failure:
                 return Outcome("failed", error_message=failure.message, error_trace="")
             finally:
