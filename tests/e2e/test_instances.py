@@ -30,6 +30,13 @@ def instances(server: RunningServer) -> list[psutil.Process]:
     return [p for p in found if zygote(p) and not zygote(p.parent())]
 
 
+def named(process: psutil.Process, name: str) -> bool:
+    try:
+        return process.name() == name
+    except psutil.NoSuchProcess:
+        return False
+
+
 def test_instances_start_on_ready_serve_all_calls_and_stop_when_idle(
     make_server: Callable[..., RunningServer],
 ) -> None:
@@ -41,7 +48,11 @@ def test_instances_start_on_ready_serve_all_calls_and_stop_when_idle(
     for x in range(3):
         assert function.call(data={"x": x}, wait=True).get_response() == {"x": x + 1}
     assert [p.pid for p in instances(server)] == [instance.pid]  # the same one served them
+    # The child it keeps forked ahead of its next call.
+    (spare,) = wait_until(lambda: [p for p in instance.children() if named(p, "fnhost-spare")])
 
     wait_until(lambda: not instances(server), timeout=30)  # idle: stopped
+    _gone, alive = psutil.wait_procs([spare], timeout=10)
+    assert alive == []  # its spare with it
     assert function.call(data={"x": 41}, wait=True).get_response() == {"x": 42}
     assert len(instances(server)) == 1  # started again by that call

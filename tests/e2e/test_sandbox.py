@@ -74,7 +74,7 @@ def uid_base(server: RunningServer) -> int:
 
 def sandbox_processes(server: RunningServer) -> list[int]:
     """Processes of calls on this machine: running as one of the server's sandbox uids, and
-    not a function's warm instance (which outlives calls by design)."""
+    neither a function's warm instance nor its spare (which outlive calls by design)."""
     base = uid_base(server)
     found = []
     for status in Path("/proc").glob("[0-9]*/status"):
@@ -82,8 +82,11 @@ def sandbox_processes(server: RunningServer) -> list[int]:
             uid_line = next(line for line in status.read_text().splitlines() if line[:4] == "Uid:")
         except (OSError, StopIteration):
             continue
-        if base <= int(uid_line.split()[1]) < base + UID_SLOTS and not _is_instance(status.parent):
-            found.append(int(status.parent.name))
+        process = status.parent
+        if base <= int(uid_line.split()[1]) < base + UID_SLOTS and not (
+            _is_instance(process) or _is_spare(process)
+        ):
+            found.append(int(process.name))
     return found
 
 
@@ -106,6 +109,14 @@ def _is_instance(process: Path) -> bool:
     except OSError:
         parent_is_python = False
     return _runs_zygote(process) and not parent_is_python
+
+
+def _is_spare(process: Path) -> bool:
+    """The process an instance keeps forked ahead of its next call (see runtime/zygote.py)."""
+    try:
+        return (process / "comm").read_text().strip() == "fnhost-spare"
+    except OSError:
+        return False
 
 
 def assert_still_serving(server: RunningServer, functions: dict[str, Function]) -> None:

@@ -1,4 +1,4 @@
-"""A warm function instance: imports the handler once, then forks one child per call.
+"""A warm function instance: imports the handler once, then runs each call in a fork of itself.
 
 Started as `python -I -u zygote.py CONTROL_FD` in the function's environment (inside the
 sandbox). CONTROL_FD is a SOCK_SEQPACKET socket to the server. Messages are small JSON
@@ -9,12 +9,14 @@ objects, one per packet:
                         request pipe, stdout, stderr and the result pipe of the call
                     {"op": "kill", "id"}
   zygote -> server  {"op": "ready", "version"} or {"op": "failed", "message", "trace"}
-                    {"op": "started", "id", "pid"}
                     {"op": "exited", "id", "returncode"}
 
-A child runs exactly like a fresh interpreter that imported the handler: it shares nothing
-with other calls (fork copies memory), reads its request from its own pipe, and reports its
-outcome on the result pipe. Standard library only.
+The zygote keeps one child forked ahead, the spare, waiting on a socket of its own for its
+call: a call is handed to the spare (its four descriptors passed on) and does not wait for
+fork(); the next spare is forked after. A spare runs exactly one call, like a fresh interpreter
+that imported the handler: it shares nothing with other calls (fork copies memory), has its
+own process group and temporary directory, reads its request from its own pipe, and reports
+its outcome on the result pipe. Standard library only.
 """
 
 from __future__ import annotations
@@ -31,11 +33,15 @@ import signal
 import socket
 import sys
 import tempfile
+from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
 PR_SET_PDEATHSIG = 1
+PR_SET_NAME = 15
+PR_GET_NAME = 16
 PR_SET_CHILD_SUBREAPER = 36
+SPARE_NAME = b"fnhost-spare"
 MESSAGE_BYTES = 64 * 1024
 CALL_FDS = 4  # request, stdout, stderr, result
 RESULT_FD = 3
@@ -60,11 +66,18 @@ class Zygote:
         self.control = control
         self.runtime = runtime
         self.handle: Any = None
-        self.children: dict[int, tuple[int, str]] = {}  # pid -> call id, its temp directory
+        # Every process forked and not yet reaped: pid -> its call's id (None while it is the
+        # spare), its temporary directory.
+        self.children: dict[int, tuple[int | None, str]] = {}
+        self.spare: tuple[int, socket.socket] | None = None  # its pid, the socket to hand it on
+        self.forked = 0  # numbers the temporary directories
         self.tmp = tempfile.gettempdir()
         self.wakeup_r, self.wakeup_w = os.pipe()
         os.set_blocking(self.wakeup_w, False)
         os.set_blocking(self.wakeup_r, False)
+        self.selector = selectors.DefaultSelector()
+        self.name = ctypes.create_string_buffer(16)  # the process name, restored in calls
+        _prctl(PR_GET_NAME, self.name, 0, 0, 0)
 
     def send(self, message: dict[str, Any]) -> None:
         self.control.send(json.dumps(message).encode())
@@ -87,11 +100,11 @@ class Zygote:
     def serve(self) -> None:
         signal.set_wakeup_fd(self.wakeup_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
-        selector = selectors.DefaultSelector()
-        selector.register(self.control, selectors.EVENT_READ, "control")
-        selector.register(self.wakeup_r, selectors.EVENT_READ, "children")
+        self.selector.register(self.control, selectors.EVENT_READ, "control")
+        self.selector.register(self.wakeup_r, selectors.EVENT_READ, "children")
+        self.fork_spare_if_possible()
         while True:
-            for key, _ in selector.select():
+            for key, _ in self.selector.select():
                 if key.data == "children":
                     self.reap()
                 elif not self.receive():
@@ -107,36 +120,77 @@ class Zygote:
             return False
         message = json.loads(data)
         if message["op"] == "call":
-            self.fork(message["id"], fds)
+            self.start(message["id"], fds)
         elif message["op"] == "kill":
             for pid, (call_id, _scratch) in self.children.items():
                 if call_id == message["id"]:
                     _kill_group(pid)
         return True
 
-    def fork(self, call_id: int, fds: list[int]) -> None:
-        scratch = os.path.join(self.tmp, f"call-{call_id}")
+    def start(self, call_id: int, fds: list[int]) -> None:
+        """Hand the call to the spare, then fork the next spare."""
+        # Without a spare (none could be forked), the call forks its own, and fails as fork()
+        # does where no process can be forked.
+        pid, channel = self.spare or self.fork_spare(inherited=fds)
+        self.spare = None
+        scratch = self.children[pid][1]
         os.mkdir(scratch, 0o700)
-        pid = os.fork()
-        if pid == 0:
-            self.run_child(fds, scratch)
+        with contextlib.suppress(OSError):  # the spare died: its death is reported as the call's
+            socket.send_fds(channel, [b"call"], fds)
+        channel.close()
         for fd in fds:
             os.close(fd)
         self.children[pid] = (call_id, scratch)
-        self.send({"op": "started", "id": call_id, "pid": pid})
+        self.fork_spare_if_possible()
 
-    def run_child(self, fds: list[int], scratch: str) -> None:
+    def fork_spare_if_possible(self) -> None:
+        # Where no process can be forked now (a call at the process limit), the next call
+        # forks its own.
+        with contextlib.suppress(OSError):
+            self.spare = self.fork_spare()
+
+    def fork_spare(self, inherited: Sequence[int] = ()) -> tuple[int, socket.socket]:
+        """A new spare: its pid, and the socket its call is handed to it on."""
+        self.forked += 1
+        scratch = os.path.join(self.tmp, f"call-{self.forked}")
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            # A temporary directory of the call's own, removed when it ends.
+            pid = os.fork()
+        except OSError:
+            ours.close()
+            theirs.close()
+            raise
+        if pid == 0:
+            ours.close()
+            self.run_spare(theirs, scratch, inherited)
+        theirs.close()
+        self.children[pid] = (None, scratch)
+        return pid, ours
+
+    def run_spare(self, channel: socket.socket, scratch: str, inherited: Sequence[int]) -> None:
+        """A process forked ahead of its call, so that a call does not wait for fork(). All it
+        does before its call is given to it is the same for every call."""
+        try:
+            for fd in (*inherited, self.selector.fileno(), self.wakeup_r, self.wakeup_w):
+                os.close(fd)
+            self.control.close()
+            # A temporary directory of the call's own (made when it is given the call),
+            # removed when it ends.
             os.environ["TMPDIR"] = os.environ["HOME"] = scratch
             tempfile.tempdir = None
             os.setsid()  # its own process group, killed as a whole
             _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            _prctl(PR_SET_NAME, SPARE_NAME, 0, 0, 0)  # told apart from calls (ps, tests)
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            data, fds, _flags, _addr = socket.recv_fds(channel, MESSAGE_BYTES, CALL_FDS)
+            if not data:
+                os._exit(0)  # the instance is stopping
+            channel.close()
+            _prctl(PR_SET_NAME, self.name, 0, 0, 0)
             for target, fd in enumerate(fds):
                 os.dup2(fd, target)
-            for fd in (*fds, self.control.fileno(), self.wakeup_r, self.wakeup_w):
+            for fd in fds:
                 if fd > RESULT_FD:
                     os.close(fd)
             self.runtime.serve_call(self.handle, RESULT_FD)
@@ -154,14 +208,19 @@ class Zygote:
                 return
             if pid == 0:
                 return
-            call = self.children.pop(pid, None)
-            if call is not None:
-                call_id, scratch = call
-                # Nothing the call started outlives it, on disk or as a process.
-                _kill_group(pid)
-                _remove(scratch)
+            child = self.children.pop(pid, None)
+            if child is None:
+                continue  # an orphan of a call
+            call_id, scratch = child
+            # Nothing the call started outlives it, on disk or as a process.
+            _kill_group(pid)
+            _remove(scratch)
+            if call_id is not None:
                 returncode = os.waitstatus_to_exitcode(status)
                 self.send({"op": "exited", "id": call_id, "returncode": returncode})
+            elif self.spare is not None and self.spare[0] == pid:
+                self.spare[1].close()  # the next call forks its own
+                self.spare = None
 
     def shutdown(self) -> None:
         for pid in list(self.children):
