@@ -77,14 +77,21 @@ async def test_call_still_running_after_the_wait_comes_back_running(
 
 
 class _Starter:
-    """A stand-in for this process's dispatcher: `free` slots; started jobs end with `outcome`."""
+    """A stand-in for this process's dispatcher, installed in `app`: `free` slots; started jobs
+    end completed; `woken` counts wake-ups for queued calls."""
 
     claimant = "local-dispatcher"
 
-    def __init__(self, app: InProcess, *, free: int, outcome: Outcome) -> None:
-        self.app, self.free, self.outcome = app, free, outcome
+    def __init__(self, app: InProcess, *, free: int) -> None:
+        self.app, self.free = app, free
         self.started: list[int] = []
         self.tasks: list[asyncio.Task[None]] = []
+        self.woken = 0
+        app.platform.call_starter = self
+        app.platform.wake_dispatcher = self._wake
+
+    def _wake(self) -> None:
+        self.woken += 1
 
     def reserve(self) -> bool:
         if self.free <= 0:
@@ -100,23 +107,21 @@ class _Starter:
         self.tasks.append(asyncio.create_task(self._finish(job)))
 
     async def _finish(self, job: dispatch_service.CallJob) -> None:
-        await dispatch_service.finish(self.app.platform, job=job, outcome=self.outcome)
+        outcome = Outcome("completed", response="2")
+        await dispatch_service.finish(self.app.platform, job=job, outcome=outcome)
         self.free += 1
 
 
 async def test_call_with_a_free_slot_starts_at_once_without_a_claim(tmp_path: Path) -> None:
     async with in_process(tmp_path / "data", call_wait_ms=30_000) as app:
         function_id = await ready_function(app, PROJECT)
-        starter = _Starter(app, free=1, outcome=Outcome("completed", response="2"))
-        app.platform.call_starter = starter
-        woken: list[None] = []
-        app.platform.wake_dispatcher = lambda: woken.append(None)
+        starter = _Starter(app, free=1)
 
         call = await _call(app, function_id)
 
         assert call["status"] == "Completed"
         assert starter.started == [call["id"]]
-        assert woken == []  # nothing was queued
+        assert starter.woken == 0  # nothing was queued
         assert starter.free == 1
         response = await app.http.get(f"{BASE}/functions/{function_id}/calls/{call['id']}/response")
         assert response.json()["response"] == 2
@@ -125,16 +130,13 @@ async def test_call_with_a_free_slot_starts_at_once_without_a_claim(tmp_path: Pa
 async def test_call_without_a_free_slot_is_queued_for_the_dispatcher(tmp_path: Path) -> None:
     async with in_process(tmp_path / "data", call_wait_ms=0) as app:
         function_id = await ready_function(app, PROJECT)
-        starter = _Starter(app, free=0, outcome=Outcome("completed", response="2"))
-        app.platform.call_starter = starter
-        woken: list[None] = []
-        app.platform.wake_dispatcher = lambda: woken.append(None)
+        starter = _Starter(app, free=0)
 
         call = await _call(app, function_id)
 
         assert call["status"] == "Running"
         assert starter.started == []
-        assert woken == [None]
+        assert starter.woken == 1
         (job,) = await dispatch_service.claim(app.platform, limit=1, claimant="other")
         assert job.call_id == call["id"]
 
@@ -146,8 +148,7 @@ async def test_call_of_a_function_not_ready_gives_its_reserved_slot_back(tmp_pat
             f"{BASE}/functions", json={"items": [{"name": "f", "fileId": file_id}]}
         )
         function_id = created.json()["items"][0]["id"]  # still Queued: nothing builds here
-        starter = _Starter(app, free=1, outcome=Outcome("completed", response="2"))
-        app.platform.call_starter = starter
+        starter = _Starter(app, free=1)
 
         call = await _call(app, function_id)
 
@@ -161,8 +162,7 @@ async def test_unknown_nonce_gives_the_reserved_slot_back_and_stores_nothing(
 ) -> None:
     async with in_process(tmp_path / "data") as app:
         function_id = await ready_function(app, PROJECT)
-        starter = _Starter(app, free=1, outcome=Outcome("completed", response="2"))
-        app.platform.call_starter = starter
+        starter = _Starter(app, free=1)
 
         response = await app.http.post(
             f"{BASE}/functions/{function_id}/call", json={"data": {}, "nonce": "unknown"}
