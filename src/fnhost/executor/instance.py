@@ -47,8 +47,9 @@ class Instance:
     def alive(self) -> bool:
         return self._process is not None and self._process.returncode is None
 
-    async def start(self, *, code_dir: str, function_path: str) -> None:
-        """Start the zygote and wait until it has imported the handler."""
+    async def start(self, *, code_dir: str, function_path: str, tmp: str) -> None:
+        """Start the zygote and wait until it has imported the handler. Each call gets a
+        temporary directory of its own in `tmp`."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         loop = asyncio.get_running_loop()
         self._ready = loop.create_future()
@@ -67,7 +68,7 @@ class Instance:
         ours.setblocking(False)
         self._socket = ours
         loop.add_reader(ours.fileno(), self._receive)
-        self._send({"op": "load", "code_dir": code_dir, "function_path": function_path})
+        self._send({"op": "load", "code_dir": code_dir, "function_path": function_path, "tmp": tmp})
         ready = await self._ready
         if ready["op"] != "ready":
             await self.close()

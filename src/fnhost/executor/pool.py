@@ -103,7 +103,9 @@ class InstancePool:
             )
             resources.push_async_callback(instance.close)
             await asyncio.wait_for(
-                instance.start(code_dir=launch.code_dir, function_path=spec.function_path),
+                instance.start(
+                    code_dir=launch.code_dir, function_path=spec.function_path, tmp=launch.home
+                ),
                 self._settings.instance_start_timeout_seconds,
             )
         except TimeoutError:

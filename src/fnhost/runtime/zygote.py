@@ -4,7 +4,7 @@ Started as `python -I -u zygote.py CONTROL_FD` in the function's environment (in
 sandbox). CONTROL_FD is a SOCK_SEQPACKET socket to the server. Messages are small JSON
 objects, one per packet:
 
-  server -> zygote  {"op": "load", "code_dir", "function_path"}
+  server -> zygote  {"op": "load", "code_dir", "function_path", "tmp"}
                     {"op": "call", "id"} with four descriptors attached (SCM_RIGHTS): the
                         request pipe, stdout, stderr and the result pipe of the call
                     {"op": "kill", "id"}
@@ -15,8 +15,9 @@ The zygote keeps one child forked ahead, the spare, waiting on a socket of its o
 call: a call is handed to the spare (its four descriptors passed on) and does not wait for
 fork(); the next spare is forked after. A spare runs exactly one call, like a fresh interpreter
 that imported the handler: it shares nothing with other calls (fork copies memory), has its
-own process group and temporary directory, reads its request from its own pipe, and reports
-its outcome on the result pipe. Standard library only.
+own process group and temporary directory (in "tmp"), reads its request from its own pipe,
+and reports its outcome on the result pipe. Standard library only, and as little of it as
+will do: each module imported here costs every call (random, for one, reseeds in each fork).
 """
 
 from __future__ import annotations
@@ -28,11 +29,9 @@ import importlib.util
 import json
 import os
 import selectors
-import shutil
 import signal
 import socket
 import sys
-import tempfile
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
@@ -71,7 +70,7 @@ class Zygote:
         self.children: dict[int, tuple[int | None, str]] = {}
         self.spare: tuple[int, socket.socket] | None = None  # its pid, the socket to hand it on
         self.forked = 0  # numbers the temporary directories
-        self.tmp = tempfile.gettempdir()
+        self.tmp = ""  # where calls' temporary directories go, as loading says
         self.wakeup_r, self.wakeup_w = os.pipe()
         os.set_blocking(self.wakeup_w, False)
         os.set_blocking(self.wakeup_r, False)
@@ -83,6 +82,7 @@ class Zygote:
         self.control.send(json.dumps(message).encode())
 
     def load(self, message: dict[str, Any]) -> bool:
+        self.tmp = message["tmp"]
         try:
             self.handle = self.runtime.load(message["code_dir"], message["function_path"])
         except BaseException as error:  # the instance reports every failure to import
@@ -177,7 +177,9 @@ class Zygote:
             # A temporary directory of the call's own (made when it is given the call),
             # removed when it ends.
             os.environ["TMPDIR"] = os.environ["HOME"] = scratch
-            tempfile.tempdir = None
+            tempfile: Any = sys.modules.get("tempfile")
+            if tempfile is not None:
+                tempfile.tempdir = None  # the handler's import may have found the instance's
             os.setsid()  # its own process group, killed as a whole
             _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
             _prctl(PR_SET_NAME, SPARE_NAME, 0, 0, 0)  # told apart from calls (ps, tests)
@@ -236,6 +238,8 @@ def _remove(scratch: str) -> None:
     try:
         os.rmdir(scratch)  # most calls leave their temporary directory empty
     except OSError:
+        import shutil  # only when needed: each module the zygote holds makes every fork dearer
+
         shutil.rmtree(scratch, ignore_errors=True)
 
 
