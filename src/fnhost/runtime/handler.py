@@ -166,10 +166,27 @@ def _end_output() -> None:
     os.close(null)
 
 
+# os.read and os.write rather than file objects: less code run in each call's fresh fork,
+# where every page that code touches is copied.
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 64 * 1024):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def serve_call(handler: Handler, result_fd: int) -> None:
     """Run the call whose request is on stdin, report on `result_fd`, and exit."""
     os.set_inheritable(result_fd, False)
-    request = json.loads(sys.stdin.buffer.read())
+    request = json.loads(_read_all(0))
     pid = os.getpid()
     outcome = invoke(handler, request)
     if os.getpid() != pid:
@@ -178,8 +195,8 @@ def serve_call(handler: Handler, result_fd: int) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     _end_output()
-    with os.fdopen(result_fd, "wb") as result:
-        result.write(json.dumps(outcome).encode())
+    _write_all(result_fd, json.dumps(outcome).encode())
+    os.close(result_fd)
     # Skip interpreter teardown: leftover threads or atexit hooks of user code must not keep
     # a finished call alive.
     os._exit(0)
