@@ -144,15 +144,21 @@ def bind_or_capture(
 
 def bind(connection: Connection, *, project: str, nonce: str, held: bool) -> Row[Any]:
     """Consume a nonce: its session becomes ACTIVE. Unknown or used nonces are a 400."""
-    row = sessions_store.by_nonce(connection, project=project, nonce_hash=_nonce_hash(nonce))
-    now = clock.to_ms(clock.now())
-    if row is None or row.status != "READY" or row.expiration_time <= now:
+    held_until = {"expiration_time": HELD_UNTIL} if held else {}
+    row = sessions_store.bind_nonce(
+        connection,
+        project=project,
+        nonce_hash=_nonce_hash(nonce),
+        now=clock.to_ms(clock.now()),
+        status="ACTIVE",
+        **held_until,
+    )
+    if row is None:
         raise errors.InvalidInput(
             "Failed to bind session: the nonce is unknown, expired or already used. "
             "Create a new session (POST /sessions) and pass its nonce."
         )
-    held_until = {"expiration_time": HELD_UNTIL} if held else {}
-    return sessions_store.update_row(connection, session_id=row.id, status="ACTIVE", **held_until)
+    return row
 
 
 async def release(session: AsyncSession, *, session_ids: list[int], grace: timedelta) -> None:

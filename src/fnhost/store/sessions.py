@@ -11,9 +11,6 @@ from fnhost.store.tables import Session, table_of
 SESSIONS = table_of(Session)
 # Built once: most calls create a session and bind it.
 _INSERT = insert(SESSIONS).returning(*SESSIONS.c)
-_BY_NONCE = select(SESSIONS).where(
-    SESSIONS.c.project == bindparam("project"), SESSIONS.c.nonce_hash == bindparam("nonce_hash")
-)
 _BY_ID = select(SESSIONS).where(SESSIONS.c.id == bindparam("session_id"))
 
 
@@ -21,20 +18,26 @@ def insert_row(connection: Connection, **values: Any) -> Row[Any]:
     return connection.execute(_INSERT, values).one()
 
 
-def by_nonce(connection: Connection, *, project: str, nonce_hash: str) -> Row[Any] | None:
-    params = {"project": project, "nonce_hash": nonce_hash}
-    return connection.execute(_BY_NONCE, params).one_or_none()
-
-
 def by_id(connection: Connection, *, session_id: int) -> Row[Any] | None:
     return connection.execute(_BY_ID, {"session_id": session_id}).one_or_none()
 
 
-def update_row(connection: Connection, *, session_id: int, **values: Any) -> Row[Any]:
+def bind_nonce(
+    connection: Connection, *, project: str, nonce_hash: str, now: int, **values: Any
+) -> Row[Any] | None:
+    """Set `values` on the READY, unexpired session of the nonce; None if there is none."""
     statement = (
-        update(SESSIONS).where(SESSIONS.c.id == session_id).values(**values).returning(*SESSIONS.c)
+        update(SESSIONS)
+        .where(
+            SESSIONS.c.project == project,
+            SESSIONS.c.nonce_hash == nonce_hash,
+            SESSIONS.c.status == "READY",
+            SESSIONS.c.expiration_time > now,
+        )
+        .values(**values)
+        .returning(*SESSIONS.c)
     )
-    return connection.execute(statement).one()
+    return connection.execute(statement).one_or_none()
 
 
 async def get_many(session: AsyncSession, *, project: str, ids: Sequence[int]) -> list[Session]:

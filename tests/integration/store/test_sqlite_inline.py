@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from fnhost.store import migrate, sqlite_inline
 from fnhost.store.engine import Database
@@ -118,3 +118,63 @@ async def test_writer_gives_up_when_the_lock_is_held_past_the_wait(tmp_path: Pat
 
         async with db.read() as session:
             assert (await session.execute(text("SELECT n FROM counter"))).scalar_one() == 100
+
+
+def _increment_unit(connection: Connection) -> None:
+    connection.execute(text("UPDATE counter SET n = n + 1"))
+
+
+def _count_unit(connection: Connection) -> int:
+    return int(connection.execute(text("SELECT n FROM counter")).scalar_one())
+
+
+async def test_unit_of_work_waits_for_another_connection_without_blocking_the_loop(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "db.sqlite"
+    async with _database(path) as db:
+        with _write_lock_held_elsewhere(path):
+            writer = asyncio.create_task(db.run_write(_increment_unit))
+            done, _ = await asyncio.wait({writer}, timeout=0.2)
+            seen_while_waiting = await db.run_read(_count_unit)
+            assert not done
+        await writer
+
+        assert (seen_while_waiting, await db.run_read(_count_unit)) == (0, 101)
+
+
+async def test_unit_of_work_gives_up_past_the_wait_and_the_next_one_runs(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite"
+    async with _database(path, wait=0.05) as db:
+        with (
+            _write_lock_held_elsewhere(path),
+            pytest.raises(sqlite3.OperationalError, match="locked"),
+        ):
+            await db.run_write(_increment_unit)
+
+        await db.run_write(_increment_unit)
+        assert await db.run_read(_count_unit) == 101
+
+
+async def test_unit_of_work_that_raises_is_rolled_back(tmp_path: Path) -> None:
+    async with _database(tmp_path / "db.sqlite") as db:
+
+        def increment_then_fail(connection: Connection) -> None:
+            _increment_unit(connection)
+            raise ValueError("no")
+
+        with pytest.raises(ValueError, match="no"):
+            await db.run_write(increment_then_fail)
+
+        assert await db.run_read(_count_unit) == 0
+
+
+async def test_units_of_work_get_wal_foreign_keys_and_normal_sync(tmp_path: Path) -> None:
+    async with _database(tmp_path / "db.sqlite") as db:
+
+        def pragmas(connection: Connection) -> list[object]:
+            names = ("journal_mode", "foreign_keys", "synchronous", "busy_timeout")
+            return [connection.execute(text(f"PRAGMA {n}")).scalar_one() for n in names]
+
+        assert await db.run_read(pragmas) == ["wal", 1, 1, sqlite_inline.READER_BUSY_TIMEOUT_MS]
+        assert await db.run_write(pragmas) == ["wal", 1, 1, 0]
