@@ -1,6 +1,8 @@
 """fnhost under test: a real `fnhost serve` subprocess driven over raw HTTP and the SDK."""
 
+import http.client
 import io
+import json
 import os
 import re
 import shutil
@@ -94,6 +96,10 @@ class Fnhost:
             base_url=self.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60
         )
 
+    def api(self) -> "Api":
+        """The load generator's client (see `Api`)."""
+        return Api(self.port)
+
     def deploy(self, http: httpx.Client, folder: str) -> tuple[int, float]:
         """Upload and create a function from benchmarks/<folder>; (its id, seconds to Ready)."""
         code = _zip(HERE / folder)
@@ -115,27 +121,46 @@ class Fnhost:
             time.sleep(0.005)
 
 
+HEADERS = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+
+
+class Api:
+    """One keep-alive HTTP/1.1 connection with the admin token, on the standard library's
+    http.client: the calls' load generator shares the two cores with the server, and this
+    client costs a third of httpx's CPU per request (0.32 against 0.94 ms per warm call)."""
+
+    def __init__(self, port: int) -> None:
+        self._connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        self._connection.request("POST", path, json.dumps(body), HEADERS)
+        response = self._connection.getresponse()
+        content = response.read()
+        if response.status >= 400:
+            raise RuntimeError(f"{path}: {response.status} {content.decode()}")
+        return json.loads(content)
+
+    def close(self) -> None:
+        self._connection.close()
+
+
 def _ok(response: httpx.Response) -> Any:
     if response.status_code >= 400:
         raise RuntimeError(f"{response.request.url}: {response.status_code} {response.text}")
     return response.json()
 
 
-def call_until_done(http: httpx.Client, function_id: int, data: dict[str, Any]) -> dict[str, Any]:
+def call_until_done(api: Api, function_id: int, data: dict[str, Any]) -> dict[str, Any]:
     """POST /sessions, POST call, then POST calls/byids until the call is no longer Running."""
-    session = _ok(http.post(f"{API}/sessions", json={"items": [{"tokenExchange": True}]}))
-    call = _ok(
-        http.post(
-            f"{API}/functions/{function_id}/call",
-            json={"data": data, "nonce": session["items"][0]["nonce"]},
-        )
+    session = api.post(f"{API}/sessions", {"items": [{"tokenExchange": True}]})
+    call = api.post(
+        f"{API}/functions/{function_id}/call",
+        {"data": data, "nonce": session["items"][0]["nonce"]},
     )
     while call["status"] == "Running":
         time.sleep(0.001)
-        call = _ok(
-            http.post(
-                f"{API}/functions/{function_id}/calls/byids", json={"items": [{"id": call["id"]}]}
-            )
+        call = api.post(
+            f"{API}/functions/{function_id}/calls/byids", {"items": [{"id": call["id"]}]}
         )["items"][0]
     if call["status"] != "Completed":
         raise RuntimeError(f"call {call['id']} ended {call['status']}: {call.get('error')}")
@@ -146,8 +171,8 @@ def trivial_call(server: Fnhost, function_id: int) -> Callable[[], Callable[[], 
     """A factory of the warm-call operation, one HTTP client per caller."""
 
     def make() -> Callable[[], object]:
-        http = server.http()
-        return lambda: call_until_done(http, function_id, {"x": 1})
+        api = server.api()
+        return lambda: call_until_done(api, function_id, {"x": 1})
 
     return make
 

@@ -55,6 +55,7 @@ class Row:
 
 def measure_fnhost(server: fnhost_side.Fnhost, sizes: Sizes, rows: dict[str, Row]) -> None:
     http = server.http()
+    api = server.api()
     # The first deploy also builds the (cached, shared) environment: reported, not in the table.
     function_id, first_deploy = server.deploy(http, "function")
     print(f"fnhost: first deploy (environment build) {first_deploy:.2f} s", flush=True)
@@ -62,7 +63,7 @@ def measure_fnhost(server: fnhost_side.Fnhost, sizes: Sizes, rows: dict[str, Row
     for _ in range(sizes.deploys):
         fresh_id, seconds = server.deploy(http, "function")
         start = time.perf_counter()
-        fnhost_side.call_until_done(http, fresh_id, {"x": 1})
+        fnhost_side.call_until_done(api, fresh_id, {"x": 1})
         firsts.append(time.perf_counter() - start)
         deploys.append(seconds)
     rows["deploy"].values["fnhost"] = Latency.of(deploys)
@@ -79,7 +80,7 @@ def measure_fnhost(server: fnhost_side.Fnhost, sizes: Sizes, rows: dict[str, Row
     sdk = fnhost_side.sdk_call(server, function_id)
     rows["sdk"].values["fnhost"] = measure.timed(sdk, sizes.sdk_calls, warmup=3)
 
-    last = fnhost_side.call_until_done(http, function_id, {"x": 1})
+    last = fnhost_side.call_until_done(api, function_id, {"x": 1})
     rate, tool = fnhost_side.get_requests_per_second(
         server, function_id, last["id"], connections=GET_CONNECTIONS, seconds=sizes.get_seconds
     )
@@ -94,6 +95,7 @@ def measure_fnhost(server: fnhost_side.Fnhost, sizes: Sizes, rows: dict[str, Row
     rows["instance"].values["fnhost"] = instance_pss
     rows["call"].values["fnhost"] = call_pss
     http.close()
+    api.close()
 
 
 def _is_zygote(process: psutil.Process) -> bool:
@@ -109,7 +111,7 @@ def _fnhost_instance_and_call_pss(server: fnhost_side.Fnhost, hold_id: int) -> t
     def start() -> Callable[[], object]:
         thread = threading.Thread(
             target=lambda: fnhost_side.call_until_done(
-                server.http(), hold_id, {"x": 1, "seconds": 1.0}
+                server.api(), hold_id, {"x": 1, "seconds": 1.0}
             )
         )
         thread.start()
