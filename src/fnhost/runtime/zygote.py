@@ -13,11 +13,13 @@ objects, one per packet:
 
 The zygote keeps one child forked ahead, the spare, waiting on a socket of its own for its
 call: a call is handed to the spare (its four descriptors passed on) and does not wait for
-fork(); the next spare is forked after. A spare runs exactly one call, like a fresh interpreter
-that imported the handler: it shares nothing with other calls (fork copies memory), has its
-own process group and temporary directory (in "tmp"), reads its request from its own pipe,
-and reports its outcome on the result pipe. Standard library only, and as little of it as
-will do: each module imported here costs every call (random, for one, reseeds in each fork).
+fork(). The next spare is forked when a call ends, not while one runs (which it would slow
+down on a small machine); a call that finds no spare forks its own. A spare runs exactly one
+call, like a fresh interpreter that imported the handler: it shares nothing with other calls
+(fork copies memory), has its own process group and temporary directory (in "tmp"), reads its
+request from its own pipe, and reports its outcome on the result pipe. Standard library only,
+and as little of it as will do: each module imported here costs every call (random, for one,
+reseeds in each fork).
 """
 
 from __future__ import annotations
@@ -130,9 +132,9 @@ class Zygote:
         return True
 
     def start(self, call_id: int, fds: list[int]) -> None:
-        """Hand the call to the spare, then fork the next spare."""
-        # Without a spare (none could be forked), the call forks its own, and fails as fork()
-        # does where no process can be forked.
+        """Hand the call to the spare."""
+        # Without a spare, the call forks its own, and fails as fork() does where no process
+        # can be forked.
         pid, channel = self.spare or self.fork_spare(inherited=fds)
         self.spare = None
         scratch = self.children[pid][1]
@@ -143,7 +145,6 @@ class Zygote:
         for fd in fds:
             os.close(fd)
         self.children[pid] = (call_id, scratch)
-        self.fork_spare_if_possible()
 
     def fork_spare_if_possible(self) -> None:
         # Where no process can be forked now (a call at the process limit), the next call
@@ -225,6 +226,8 @@ class Zygote:
                 self.control.send(
                     b'{"op": "exited", "id": %d, "returncode": %d}' % (call_id, returncode)
                 )
+                if self.spare is None:
+                    self.fork_spare_if_possible()
             elif self.spare is not None and self.spare[0] == pid:
                 self.spare[1].close()  # the next call forks its own
                 self.spare = None
