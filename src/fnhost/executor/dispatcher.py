@@ -139,7 +139,6 @@ class Dispatcher:
             max_bytes=self._platform.settings.call_log_max_bytes,
             max_line_chars=self._platform.settings.log_line_max_chars,
         )
-        logs.start()
         try:
             outcome = await self._executor.run(job, logs.add)
         except asyncio.CancelledError:

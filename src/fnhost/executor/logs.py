@@ -40,9 +40,8 @@ class CallLogBuffer:
         self._kept_bytes += size
         self._pending.append((timestamp, line))
         self._wakeup.set()
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._flush_periodically())
+        if self._task is None:  # started by the first line: most calls print nothing
+            self._task = asyncio.create_task(self._flush_periodically())
 
     async def close(self) -> None:
         """Write whatever is left and stop. A write in progress is finished, not cancelled."""
