@@ -166,7 +166,6 @@ async def claim(platform: Platform, *, limit: int, claimant: str) -> list[CallJo
                     partial(
                         calls_store.finish,
                         call_id=call.id,
-                        from_state=calls_store.RUNNING,
                         state="failed",
                         end_time=clock.to_ms(now),
                         error_message=error.message,
@@ -194,7 +193,6 @@ async def finish(platform: Platform, *, job: CallJob, outcome: Outcome) -> None:
         partial(
             calls_store.finish,
             call_id=job.call_id,
-            from_state=calls_store.RUNNING,
             state=end.state,
             end_time=end.end_time,
             response=outcome.response,

@@ -144,14 +144,12 @@ def bind_or_capture(
 
 def bind(connection: Connection, *, project: str, nonce: str, held: bool) -> Row[Any]:
     """Consume a nonce: its session becomes ACTIVE. Unknown or used nonces are a 400."""
-    held_until = {"expiration_time": HELD_UNTIL} if held else {}
     row = sessions_store.bind_nonce(
         connection,
         project=project,
         nonce_hash=_nonce_hash(nonce),
         now=clock.to_ms(clock.now()),
-        status="ACTIVE",
-        **held_until,
+        held_until=HELD_UNTIL if held else None,
     )
     if row is None:
         raise errors.InvalidInput(

@@ -36,6 +36,18 @@ _GET_MANY = select(CALLS).where(_OF_FUNCTION, CALLS.c.id.in_(bindparam("ids", ex
 _STATE = select(CALLS.c.state).where(CALLS.c.id == bindparam("call_id"))
 _LOGS = select(LOGS).where(LOGS.c.call_id == bindparam("call_id")).order_by(LOGS.c.id)
 _APPEND_LOG = sql_insert(LOGS)
+_FINISH = (
+    update(CALLS)
+    .where(CALLS.c.id == bindparam("call_id"), CALLS.c.state == RUNNING)
+    # Not named after columns: an UPDATE keeps those names for its SET clause.
+    .values(
+        state=bindparam("ended_state"),
+        end_time=bindparam("ended_time"),
+        response=bindparam("ended_response"),
+        error_message=bindparam("ended_message"),
+        error_trace=bindparam("ended_trace"),
+    )
+)
 
 
 def insert(connection: Connection, **values: Any) -> Row[Any]:
@@ -166,12 +178,26 @@ async def end_queued(session: AsyncSession, *, function_ids: Sequence[int], **va
     )
 
 
-def finish(connection: Connection, *, call_id: int, from_state: str, **values: Any) -> bool:
-    """Record a terminal outcome, unless the call already has one."""
-    statement = (
-        update(CALLS).where(CALLS.c.id == call_id, CALLS.c.state == from_state).values(**values)
-    )
-    return bool(connection.execute(statement).rowcount)
+def finish(
+    connection: Connection,
+    *,
+    call_id: int,
+    state: str,
+    end_time: int,
+    error_message: str | None,
+    error_trace: str | None,
+    response: str | None = None,
+) -> bool:
+    """Record the terminal outcome of a running call, unless it has ended already."""
+    params = {
+        "call_id": call_id,
+        "ended_state": state,
+        "ended_time": end_time,
+        "ended_response": response,
+        "ended_message": error_message,
+        "ended_trace": error_trace,
+    }
+    return bool(connection.execute(_FINISH, params).rowcount)
 
 
 async def finish_running_of(

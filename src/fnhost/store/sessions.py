@@ -12,6 +12,19 @@ SESSIONS = table_of(Session)
 # Built once: most calls create a session and bind it.
 _INSERT = insert(SESSIONS).returning(*SESSIONS.c)
 _BY_ID = select(SESSIONS).where(SESSIONS.c.id == bindparam("session_id"))
+_BIND = (
+    update(SESSIONS)
+    .where(
+        # Not named after columns: an UPDATE keeps those names for its SET clause.
+        SESSIONS.c.project == bindparam("in_project"),
+        SESSIONS.c.nonce_hash == bindparam("of_nonce_hash"),
+        SESSIONS.c.status == "READY",
+        SESSIONS.c.expiration_time > bindparam("now"),
+    )
+    .values(status="ACTIVE")
+    .returning(*SESSIONS.c)
+)
+_BIND_HELD = _BIND.values(expiration_time=bindparam("held_until"))
 
 
 def insert_row(connection: Connection, **values: Any) -> Row[Any]:
@@ -23,21 +36,18 @@ def by_id(connection: Connection, *, session_id: int) -> Row[Any] | None:
 
 
 def bind_nonce(
-    connection: Connection, *, project: str, nonce_hash: str, now: int, **values: Any
+    connection: Connection, *, project: str, nonce_hash: str, now: int, held_until: int | None
 ) -> Row[Any] | None:
-    """Set `values` on the READY, unexpired session of the nonce; None if there is none."""
-    statement = (
-        update(SESSIONS)
-        .where(
-            SESSIONS.c.project == project,
-            SESSIONS.c.nonce_hash == nonce_hash,
-            SESSIONS.c.status == "READY",
-            SESSIONS.c.expiration_time > now,
-        )
-        .values(**values)
-        .returning(*SESSIONS.c)
-    )
-    return connection.execute(statement).one_or_none()
+    """Make the READY, unexpired session of the nonce ACTIVE (and held until `held_until`, if
+    given); None if there is no such session."""
+    statement = _BIND if held_until is None else _BIND_HELD
+    params = {
+        "in_project": project,
+        "of_nonce_hash": nonce_hash,
+        "now": now,
+        "held_until": held_until,
+    }
+    return connection.execute(statement, params).one_or_none()
 
 
 async def get_many(session: AsyncSession, *, project: str, ids: Sequence[int]) -> list[Session]:
