@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 from cognite.client import CogniteClient
 from cognite.client.data_classes import Function
@@ -208,6 +209,23 @@ def test_endless_output_is_capped_and_stopped_at_the_deadline(
     logs = call.get_logs()
     assert "log output truncated" in logs[-1].message
     assert sum(len(entry.message) for entry in logs) < 8192
+    assert_still_serving(sandboxed, functions)
+
+
+def test_an_endless_line_is_cut_and_does_not_pile_up_in_the_server(
+    sandboxed: RunningServer, functions: dict[str, Function]
+) -> None:
+    assert sandboxed.process is not None
+    server = psutil.Process(sandboxed.process.pid)
+
+    call = functions["hostile_output"].call(data={"newlines": False}, wait=True)
+
+    assert call.status == "Timeout"
+    # Cut at 10,000 characters, the line is over this server's 4 KiB of logs per call.
+    (entry,) = call.get_logs()
+    assert "log output truncated" in entry.message
+    # Ten seconds of output at pipe speed (gigabytes) went through without being kept.
+    assert server.memory_info().rss < 400e6
     assert_still_serving(sandboxed, functions)
 
 

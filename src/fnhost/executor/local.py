@@ -94,7 +94,11 @@ class LocalExecutor:
 
     async def _run(self, job: CallJob, log: LogSink, warm: Warm) -> Outcome:
         pipes = CallPipes(
-            self._request(job), log, result_limit=self._settings.response_max_bytes + READ_CHUNK
+            self._request(job),
+            log,
+            result_limit=self._settings.response_max_bytes + READ_CHUNK,
+            # Enough for the longest line kept (FNHOST_LOG_LINE_MAX_CHARS) in any encoding.
+            max_line_bytes=4 * self._settings.log_line_max_chars,
         )
         try:
             try:

@@ -15,28 +15,49 @@ from fnhost.executor.base import LogSink
 READ_CHUNK = 64 * 1024
 
 
-class _LogLines:
-    """Splits one output stream into log lines, stamped when they arrive."""
+class LogLines:
+    """Splits one output stream into log lines, stamped when they arrive.
 
-    def __init__(self, log: LogSink) -> None:
+    A line longer than `max_line_bytes` is passed on cut there (the log buffer marks it cut),
+    and the rest of it is dropped: output without newlines must not pile up in the server.
+    """
+
+    def __init__(self, log: LogSink, *, max_line_bytes: int) -> None:
         self._log = log
+        self._max_line_bytes = max_line_bytes
         self._pending = b""
+        self._dropping = False  # the rest of a line already passed on cut
 
     def __call__(self, chunk: bytes) -> None:
         now = clock.to_ms(clock.now())
         if not chunk:  # the end: a last line may lack its newline
             if self._pending:
-                self._log(now, self._pending.decode(errors="replace").rstrip("\r"))
+                self._emit(now, self._pending)
             return
-        *lines, self._pending = (self._pending + chunk).split(b"\n")
+        *lines, pending = (self._pending + chunk).split(b"\n")
         for line in lines:
-            self._log(now, line.decode(errors="replace").rstrip("\r"))
+            if self._dropping:
+                self._dropping = False
+            else:
+                self._emit(now, line)
+        if self._dropping:
+            pending = b""
+        elif len(pending) > self._max_line_bytes:
+            self._emit(now, pending)
+            pending, self._dropping = b"", True
+        self._pending = pending
+
+    def _emit(self, now: int, line: bytes) -> None:
+        text = line[: self._max_line_bytes + 1].decode(errors="replace")
+        self._log(now, text.rstrip("\r"))
 
 
 class CallPipes:
     """Four pipes: request, stdout, stderr, result. `theirs` are the call's ends."""
 
-    def __init__(self, request: bytes, log: LogSink, *, result_limit: int) -> None:
+    def __init__(
+        self, request: bytes, log: LogSink, *, result_limit: int, max_line_bytes: int
+    ) -> None:
         self._loop = asyncio.get_running_loop()
         request_r, self._request_w = os.pipe()
         out_r, out_w = os.pipe()
@@ -50,8 +71,8 @@ class CallPipes:
         self._result_limit = result_limit
         self._kept = bytearray()
         self._readers: list[int] = []
-        self._add_reader(out_r, _LogLines(log))
-        self._add_reader(err_r, _LogLines(log))
+        self._add_reader(out_r, LogLines(log, max_line_bytes=max_line_bytes))
+        self._add_reader(err_r, LogLines(log, max_line_bytes=max_line_bytes))
         self._add_reader(result_r, self._collect)
         self._unwritten = memoryview(request)
         os.set_blocking(self._request_w, False)

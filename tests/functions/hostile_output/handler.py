@@ -1,7 +1,10 @@
-"""Prints without end."""
+"""Prints without end: lines, or (data {"newlines": false}) one endless line."""
+
+import sys
 
 
 def handle(data):
-    line = "x" * 200
+    end = "\n" if (data or {}).get("newlines", True) else ""
+    chunk = "x" * 200 + end
     while True:
-        print(line)
+        sys.stdout.write(chunk)
