@@ -98,6 +98,9 @@ def measure_fnhost(server: fnhost_side.Fnhost, sizes: Sizes, rows: dict[str, Row
     api.close()
 
 
+SPARE_NAME = "fnhost-spare"
+
+
 def _is_zygote(process: psutil.Process) -> bool:
     """A python process running zygote.py (bubblewrap's own command line names it too)."""
     return process.name().startswith("python") and any(
@@ -121,8 +124,10 @@ def _fnhost_instance_and_call_pss(server: fnhost_side.Fnhost, hold_id: int) -> t
         return _is_zygote(process) and _is_zygote(process.parent())
 
     _rss, call_pss = measure.sample_pss_of_children(server.pid, start, is_call)
+    # An instance is its zygote and the spare child it keeps forked for the next call.
     instances = [
         measure.pss_mb(process.pid)
+        + sum(measure.pss_mb(c.pid) for c in process.children() if c.name() == SPARE_NAME)
         for process in psutil.Process(server.pid).children(recursive=True)
         if _is_zygote(process) and not _is_zygote(process.parent())
     ]
@@ -243,8 +248,9 @@ def main() -> None:
                 measure_peer(peer_class(Path(work)), sizes, rows)
     note = (
         "Each fnhost call is a fork of its function's warm instance (a zygote in the "
-        "sandbox), so calls share no state; the instance row is that zygote's PSS, the call "
-        "row a running fork's. Peers' instance row: a Celery prefork child, an RQ work horse. "
+        "sandbox), so calls share no state; the instance row is that zygote's PSS with the "
+        "spare child it keeps forked for the next call, the call row a running fork's. "
+        "Peers' instance row: a Celery prefork child, an RQ work horse. "
         "Peers' idle memory is their whole process tree and excludes Redis."
     )
     if env:
