@@ -133,12 +133,20 @@ class Api:
         self._connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
-        self._connection.request("POST", path, json.dumps(body), HEADERS)
-        response = self._connection.getresponse()
+        try:
+            response = self._send(path, body)
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            # The server closed the connection while it idled (uvicorn keeps one 5 s): reopen.
+            self._connection.close()
+            response = self._send(path, body)
         content = response.read()
         if response.status >= 400:
             raise RuntimeError(f"{path}: {response.status} {content.decode()}")
         return json.loads(content)
+
+    def _send(self, path: str, body: dict[str, Any]) -> http.client.HTTPResponse:
+        self._connection.request("POST", path, json.dumps(body), HEADERS)
+        return self._connection.getresponse()
 
     def close(self) -> None:
         self._connection.close()
