@@ -134,7 +134,7 @@ async def create(
             watching.append((call.id, platform.call_events.watch(call.id)))
         return call, function, bound
 
-    try:
+    async def store_and_hand_over() -> Row[Any]:
         try:
             call, function, bound = await platform.db.run_write(store)
         except BaseException:
@@ -151,7 +151,12 @@ async def create(
                 starter.release()
             if call.state == calls_store.QUEUED:
                 platform.wake_dispatcher()
-        read = to_read(call)
+        return call
+
+    try:
+        # Shielded: a call stored as running in this process's slot is started even if the
+        # request is cancelled meanwhile (else it would stay running, with nothing running it).
+        read = to_read(await asyncio.shield(store_and_hand_over()))
         if not watching:
             return read
         try:

@@ -9,9 +9,18 @@ from typing import Any
 
 import pytest
 
+from fnhost.schemas.calls import CallCreate
+from fnhost.services import calls as calls_service
 from fnhost.services import dispatch as dispatch_service
+from fnhost.services import tokens as tokens_service
 from fnhost.services.dispatch import Outcome
-from tests.integration.apps import InProcess, in_process, ready_function, upload_code
+from tests.integration.apps import (
+    ADMIN_TOKEN,
+    InProcess,
+    in_process,
+    ready_function,
+    upload_code,
+)
 
 PROJECT = "calls"
 BASE = f"/api/v1/projects/{PROJECT}"
@@ -172,3 +181,36 @@ async def test_unknown_nonce_gives_the_reserved_slot_back_and_stores_nothing(
         assert starter.free == 1 and starter.started == []
         listed = await app.http.post(f"{BASE}/functions/{function_id}/calls/list", json={})
         assert listed.json()["items"] == []
+
+
+async def test_a_request_cancelled_while_its_call_is_stored_still_starts_the_call(
+    tmp_path: Path,
+) -> None:
+    async with in_process(tmp_path / "data") as app:
+        function_id = await ready_function(app, PROJECT)
+        starter = _Starter(app, free=1)
+        principal = await tokens_service.authenticate(app.platform, ADMIN_TOKEN)
+        turn = app.platform.db._write_turn
+        assert turn is not None
+        async with turn:  # the call's write waits for its turn: cancel the request meanwhile
+            request = asyncio.create_task(
+                calls_service.create(
+                    app.platform,
+                    project=PROJECT,
+                    function_id=function_id,
+                    principal=principal,
+                    body=CallCreate(data={}),
+                    hold=True,
+                )
+            )
+            await asyncio.sleep(0.05)
+            request.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await request
+        await asyncio.sleep(0.05)  # the write goes on without the request, then the call starts
+
+        (call_id,) = starter.started
+        await asyncio.gather(*starter.tasks)
+        call = await app.http.get(f"{BASE}/functions/{function_id}/calls/{call_id}")
+        assert call.json()["status"] == "Completed"
+        assert starter.free == 1
