@@ -9,7 +9,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Row
+from sqlalchemy import Connection, Row
 
 from fnhost import clock
 from fnhost.services import sessions as sessions_service
@@ -18,8 +18,7 @@ from fnhost.services.platform import Platform
 from fnhost.store import calls as calls_store
 from fnhost.store import dispatchers as dispatchers_store
 from fnhost.store import functions as functions_store
-from fnhost.store.engine import on_connection
-from fnhost.store.tables import Call, Dispatcher, Function
+from fnhost.store.tables import Dispatcher, Function
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +77,7 @@ def failed_deploy(message: str | None, trace: str | None, *, at: datetime) -> di
     }
 
 
-def _call_info(call: Call | Row[Any]) -> dict[str, Any]:
+def _call_info(call: Row[Any]) -> dict[str, Any]:
     info: dict[str, Any] = {"function_id": call.function_id, "call_id": call.id}
     if call.schedule_id is not None:
         info["schedule_id"] = call.schedule_id
@@ -112,9 +111,7 @@ def run_ttl(platform: Platform) -> timedelta:
     return timedelta(seconds=platform.settings.call_timeout_seconds + 60)
 
 
-def call_job(
-    platform: Platform, call: Call | Row[Any], function: Function | Row[Any], token: str
-) -> CallJob:
+def call_job(platform: Platform, call: Row[Any], function: Row[Any], token: str) -> CallJob:
     """What runs `call`, with the token its client acts with."""
     settings = platform.settings
     secrets = platform.secrets_box.open(function.secrets_sealed) if function.secrets_sealed else {}
@@ -148,11 +145,12 @@ async def end_calls_of_failed_deploys(platform: Platform) -> None:
 
 async def claim(platform: Platform, *, limit: int, claimant: str) -> list[CallJob]:
     """Claim up to `limit` runnable calls; calls whose session is unusable end here."""
-    now = clock.now()
-    jobs: list[CallJob] = []
-    async with platform.db.write() as session:
-        claimed = await calls_store.claim_queued(session, limit=limit, claimant=claimant)
-        for call, function, owner in claimed:
+
+    def unit(connection: Connection) -> list[CallJob]:
+        jobs: list[CallJob] = []
+        for call, function, owner in calls_store.claim_queued(
+            connection, limit=limit, claimant=claimant
+        ):
             try:
                 token = sessions_service.mint_token(
                     platform.secrets_box.signing_key,
@@ -161,20 +159,19 @@ async def claim(platform: Platform, *, limit: int, claimant: str) -> list[CallJo
                     ttl=run_ttl(platform),
                 )
             except sessions_service.SessionUnusable as error:
-                await on_connection(
-                    session,
-                    partial(
-                        calls_store.finish,
-                        call_id=call.id,
-                        state="failed",
-                        end_time=clock.to_ms(now),
-                        error_message=error.message,
-                        error_trace="",
-                    ),
+                calls_store.finish(
+                    connection,
+                    call_id=call.id,
+                    state="failed",
+                    end_time=clock.to_ms(clock.now()),
+                    error_message=error.message,
+                    error_trace="",
                 )
                 continue
             jobs.append(call_job(platform, call, function, token))
-    return jobs
+        return jobs
+
+    return await platform.db.run_write(unit)
 
 
 async def append_logs(platform: Platform, *, call_id: int, lines: list[tuple[int, str]]) -> None:

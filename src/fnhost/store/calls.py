@@ -25,6 +25,8 @@ RUNNING = "running"
 
 CALLS = table_of(Call)
 LOGS = table_of(CallLog)
+FUNCTIONS = table_of(Function)
+SESSIONS = table_of(Session)
 # The statements of every call's life and of every poll, built once (building one costs more
 # than running it).
 _INSERT = sql_insert(CALLS).returning(*CALLS.c)
@@ -132,31 +134,39 @@ def list_where(
     return list(connection.execute(query.order_by(CALLS.c.id.desc()).limit(limit)))
 
 
-async def claim_queued(
-    session: AsyncSession, *, limit: int, claimant: str
-) -> list[tuple[Call, Function, Session | None]]:
+def claim_queued(
+    connection: Connection, *, limit: int, claimant: str
+) -> list[tuple[Row[Any], Row[Any], Row[Any] | None]]:
     """Mark up to `limit` queued calls of Ready functions as running, oldest first; each with
-    its function and its session (loaded in the same query: this runs for every call)."""
+    its function and its session."""
     query = (
-        select(Call, Function, Session)
-        .join(Function, Function.id == Call.function_id)
-        .outerjoin(Session, Session.id == Call.session_id)
-        .where(Call.state == QUEUED, Function.status == "Ready")
-        .order_by(Call.id)
+        select(CALLS)
+        .join(FUNCTIONS, FUNCTIONS.c.id == CALLS.c.function_id)
+        .where(CALLS.c.state == QUEUED, FUNCTIONS.c.status == "Ready")
+        .order_by(CALLS.c.id)
         .limit(limit)
     )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(of=Call, skip_locked=True)
-    claimed: list[tuple[Call, Function, Session | None]] = [
-        (call, function, owner) for call, function, owner in await session.execute(query)
-    ]
-    if claimed:
-        await session.execute(
-            update(Call)
-            .where(Call.id.in_([call.id for call, _, _ in claimed]))
-            .values(state=RUNNING, claimed_by=claimant)
-        )
-    return claimed
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update(of=CALLS, skip_locked=True)
+    calls = list(connection.execute(query))
+    if not calls:
+        return []
+    function_ids = {call.function_id for call in calls}
+    functions = {
+        row.id: row
+        for row in connection.execute(select(FUNCTIONS).where(FUNCTIONS.c.id.in_(function_ids)))
+    }
+    session_ids = {call.session_id for call in calls if call.session_id is not None}
+    sessions = {
+        row.id: row
+        for row in connection.execute(select(SESSIONS).where(SESSIONS.c.id.in_(session_ids)))
+    }
+    connection.execute(
+        update(CALLS)
+        .where(CALLS.c.id.in_([call.id for call in calls]))
+        .values(state=RUNNING, claimed_by=claimant)
+    )
+    return [(call, functions[call.function_id], sessions.get(call.session_id)) for call in calls]
 
 
 async def queued_of_failed_functions(session: AsyncSession) -> list[tuple[Call, Function]]:
