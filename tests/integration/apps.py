@@ -78,11 +78,13 @@ async def upload_code(app: InProcess, project: str) -> int:
     return int(created.json()["id"])
 
 
-async def ready_function(app: InProcess, project: str) -> int:
-    """A function marked Ready without a build (nothing runs in the test process)."""
+async def ready_function(app: InProcess, project: str, **fields: Any) -> int:
+    """A function (with these extra wire `fields`) marked Ready without a build (nothing runs in
+    the test process)."""
     file_id = await upload_code(app, project)
     created = await app.http.post(
-        f"/api/v1/projects/{project}/functions", json={"items": [{"name": "f", "fileId": file_id}]}
+        f"/api/v1/projects/{project}/functions",
+        json={"items": [{"name": "f", "fileId": file_id, **fields}]},
     )
     function_id = int(created.json()["items"][0]["id"])
     async with app.platform.db.write() as session:

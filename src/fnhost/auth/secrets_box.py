@@ -6,7 +6,11 @@ import json
 import os
 from pathlib import Path
 
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, InvalidToken
+
+
+class SecretsUnreadable(Exception):
+    """Sealed secrets this server's key cannot open."""
 
 
 class SecretsBox:
@@ -35,5 +39,12 @@ class SecretsBox:
         return self._fernet.encrypt(json.dumps(secrets).encode()).decode()
 
     def open(self, sealed: str) -> dict[str, str]:
-        opened: dict[str, str] = json.loads(self._fernet.decrypt(sealed.encode()))
+        try:
+            plain = self._fernet.decrypt(sealed.encode())
+        except InvalidToken:
+            raise SecretsUnreadable(
+                "the function's secrets were sealed with another key than this server's "
+                "(FNHOST_SECRET_KEY, or secret.key in the data directory); deploy it again"
+            ) from None
+        opened: dict[str, str] = json.loads(plain)
         return opened

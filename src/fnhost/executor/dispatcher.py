@@ -148,7 +148,7 @@ class Dispatcher:
             logger.exception("executor failed", extra={"action": "executor_failed"})
             outcome = Outcome("failed", error_message=f"fnhost could not run the call: {error}")
         await logs.close()
-        await dispatch_service.finish(self._platform, job=job, outcome=outcome)
+        await dispatch_service.finish(self._platform, call_id=job.call_id, outcome=outcome)
 
     async def _stop(self) -> None:
         for task in self._running:

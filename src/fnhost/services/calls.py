@@ -97,7 +97,8 @@ async def create(
     # `call(wait=True)` then needs no poll, and polls with sleeps of up to 0.3 s and more.
     wait_seconds = platform.settings.call_wait_ms / 1000 if hold else 0
     starter = platform.call_starter
-    reserved = starter is not None and starter.reserve()
+    # A slot of this process's dispatcher, taken now so the call can be stored as running.
+    slot = starter if starter is not None and starter.reserve() else None
     ttl = session_ttl(platform.settings)
     watching: list[tuple[int, asyncio.Future[CallEnd]]] = []
 
@@ -116,9 +117,8 @@ async def create(
             outcome = dispatch_service.failed_deploy(
                 function.error_message, function.error_trace, at=now
             )
-        elif reserved and function.status == "Ready":
-            assert starter is not None
-            outcome = {"state": calls_store.RUNNING, "claimed_by": starter.claimant}
+        elif slot is not None and function.status == "Ready":
+            outcome = {"state": calls_store.RUNNING, "claimed_by": slot.claimant}
         call = calls_store.insert(
             connection,
             project=project,
@@ -138,19 +138,17 @@ async def create(
         try:
             call, function, bound = await platform.db.run_write(store)
         except BaseException:
-            if reserved:
-                assert starter is not None
-                starter.release()
+            if slot is not None:
+                slot.release()
             raise
         if call.state == calls_store.RUNNING:
-            assert starter is not None
-            _start(platform, starter, call, function, bound)
-        else:
-            if reserved:
-                assert starter is not None
-                starter.release()
-            if call.state == calls_store.QUEUED:
-                platform.wake_dispatcher()
+            assert slot is not None
+            await _start(platform, slot, call, function, bound)
+            return call
+        if slot is not None:
+            slot.release()
+        if call.state == calls_store.QUEUED:
+            platform.wake_dispatcher()
         return call
 
     try:
@@ -169,17 +167,18 @@ async def create(
             platform.call_events.forget(call_id, future)
 
 
-def _start(
-    platform: Platform, starter: CallStarter, call: Row[Any], function: Row[Any], bound: Row[Any]
+async def _start(
+    platform: Platform, slot: CallStarter, call: Row[Any], function: Row[Any], bound: Row[Any]
 ) -> None:
-    """Hand a call stored as running to the dispatcher's reserved slot."""
-    token = sessions_service.mint_token(
-        platform.secrets_box.signing_key,
-        call_id=call.id,
-        session=bound,
-        ttl=dispatch_service.run_ttl(platform),
-    )
-    starter.start(dispatch_service.call_job(platform, call, function, token))
+    """Run a call stored as running in the dispatcher's reserved slot, or end it failed."""
+    try:
+        job = dispatch_service.call_job(platform, call, function, bound)
+    except dispatch_service.Unstartable as error:
+        slot.release()
+        outcome = dispatch_service.Outcome("failed", error_message=error.message, error_trace="")
+        await dispatch_service.finish(platform, call_id=call.id, outcome=outcome)
+        return
+    slot.start(job)
 
 
 def _ended(read: CallRead, end: CallEnd) -> CallRead:

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Row
 
 from fnhost import clock
+from fnhost.auth.secrets_box import SecretsUnreadable
 from fnhost.services import sessions as sessions_service
 from fnhost.services.call_events import CallEnd
 from fnhost.services.platform import Platform
@@ -111,10 +112,35 @@ def run_ttl(platform: Platform) -> timedelta:
     return timedelta(seconds=platform.settings.call_timeout_seconds + 60)
 
 
-def call_job(platform: Platform, call: Row[Any], function: Row[Any], token: str) -> CallJob:
-    """What runs `call`, with the token its client acts with."""
+class Unstartable(Exception):
+    """A call that cannot start; it ends failed with `message`."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def call_job(
+    platform: Platform, call: Row[Any], function: Row[Any], session: Row[Any] | None
+) -> CallJob:
+    """What runs `call`, with a token acting as its session. Unstartable says why it cannot
+    run: its session is unusable, or its function's secrets cannot be opened."""
+    try:
+        token = sessions_service.mint_token(
+            platform.secrets_box.signing_key,
+            call_id=call.id,
+            session=session,
+            ttl=run_ttl(platform),
+        )
+    except sessions_service.SessionUnusable as error:
+        raise Unstartable(error.message) from None
+    try:
+        secrets = (
+            platform.secrets_box.open(function.secrets_sealed) if function.secrets_sealed else {}
+        )
+    except SecretsUnreadable as error:
+        raise Unstartable(f"The call could not start: {error}") from None
     settings = platform.settings
-    secrets = platform.secrets_box.open(function.secrets_sealed) if function.secrets_sealed else {}
     return CallJob(
         call_id=call.id,
         project=call.project,
@@ -144,7 +170,7 @@ async def end_calls_of_failed_deploys(platform: Platform) -> None:
 
 
 async def claim(platform: Platform, *, limit: int, claimant: str) -> list[CallJob]:
-    """Claim up to `limit` runnable calls; calls whose session is unusable end here."""
+    """Claim up to `limit` runnable calls; calls that cannot start end here, failed."""
 
     def unit(connection: Connection) -> list[CallJob]:
         jobs: list[CallJob] = []
@@ -152,13 +178,8 @@ async def claim(platform: Platform, *, limit: int, claimant: str) -> list[CallJo
             connection, limit=limit, claimant=claimant
         ):
             try:
-                token = sessions_service.mint_token(
-                    platform.secrets_box.signing_key,
-                    call_id=call.id,
-                    session=owner,
-                    ttl=run_ttl(platform),
-                )
-            except sessions_service.SessionUnusable as error:
+                jobs.append(call_job(platform, call, function, owner))
+            except Unstartable as error:
                 calls_store.finish(
                     connection,
                     call_id=call.id,
@@ -167,8 +188,6 @@ async def claim(platform: Platform, *, limit: int, claimant: str) -> list[CallJo
                     error_message=error.message,
                     error_trace="",
                 )
-                continue
-            jobs.append(call_job(platform, call, function, token))
         return jobs
 
     return await platform.db.run_write(unit)
@@ -178,8 +197,8 @@ async def append_logs(platform: Platform, *, call_id: int, lines: list[tuple[int
     await platform.db.run_write(partial(calls_store.append_logs, call_id=call_id, lines=lines))
 
 
-async def finish(platform: Platform, *, job: CallJob, outcome: Outcome) -> None:
-    """Record the call's outcome, drop the token it ran with, and signal waiting requests."""
+async def finish(platform: Platform, *, call_id: int, outcome: Outcome) -> None:
+    """Record a running call's outcome and signal the requests waiting for it."""
     end = CallEnd(
         state=outcome.state,
         end_time=clock.to_ms(clock.now()),
@@ -189,7 +208,7 @@ async def finish(platform: Platform, *, job: CallJob, outcome: Outcome) -> None:
     recorded = await platform.db.run_write(
         partial(
             calls_store.finish,
-            call_id=job.call_id,
+            call_id=call_id,
             state=end.state,
             end_time=end.end_time,
             response=outcome.response,
@@ -198,10 +217,10 @@ async def finish(platform: Platform, *, job: CallJob, outcome: Outcome) -> None:
         )
     )
     if recorded:
-        platform.call_events.ended(job.call_id, end)
+        platform.call_events.ended(call_id, end)
     logger.info(
         "call finished",
-        extra={"action": "call_finished", "call_id": job.call_id, "state": outcome.state},
+        extra={"action": "call_finished", "call_id": call_id, "state": outcome.state},
     )
 
 

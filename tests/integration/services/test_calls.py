@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 
+from fnhost.auth.secrets_box import SecretsBox
 from fnhost.schemas.calls import CallCreate
 from fnhost.services import calls as calls_service
 from fnhost.services import dispatch as dispatch_service
@@ -32,7 +34,7 @@ def _dispatch_with(app: InProcess, outcome: Outcome) -> Callable[[], None]:
 
     async def run_one() -> None:
         (job,) = await dispatch_service.claim(app.platform, limit=1, claimant="test")
-        await dispatch_service.finish(app.platform, job=job, outcome=outcome)
+        await dispatch_service.finish(app.platform, call_id=job.call_id, outcome=outcome)
 
     return lambda: tasks.append(asyncio.create_task(run_one()))
 
@@ -117,7 +119,7 @@ class _Starter:
 
     async def _finish(self, job: dispatch_service.CallJob) -> None:
         outcome = Outcome("completed", response="2")
-        await dispatch_service.finish(self.app.platform, job=job, outcome=outcome)
+        await dispatch_service.finish(self.app.platform, call_id=job.call_id, outcome=outcome)
         self.free += 1
 
 
@@ -214,3 +216,28 @@ async def test_a_request_cancelled_while_its_call_is_stored_still_starts_the_cal
         call = await app.http.get(f"{BASE}/functions/{function_id}/calls/{call_id}")
         assert call.json()["status"] == "Completed"
         assert starter.free == 1
+
+
+async def _function_with_secrets_of_another_key(app: InProcess) -> int:
+    """A Ready function whose secrets this server's key can no longer open (the key changed)."""
+    function_id = await ready_function(app, PROJECT, secrets={"api-key": "s3cret"})
+    app.platform.secrets_box = SecretsBox(Fernet.generate_key())
+    return function_id
+
+
+@pytest.mark.parametrize("free_slots", [1, 0])
+async def test_a_call_whose_secrets_cannot_be_opened_fails_saying_so(
+    tmp_path: Path, free_slots: int
+) -> None:
+    async with in_process(tmp_path / "data", call_wait_ms=0) as app:
+        function_id = await _function_with_secrets_of_another_key(app)
+        starter = _Starter(app, free=free_slots)
+
+        call = await _call(app, function_id)
+        if free_slots == 0:  # queued: the dispatcher's claim ends it instead of starting it
+            assert await dispatch_service.claim(app.platform, limit=1, claimant="other") == []
+
+        ended = await app.http.get(f"{BASE}/functions/{function_id}/calls/{call['id']}")
+        assert ended.json()["status"] == "Failed"
+        assert "sealed with another key" in ended.json()["error"]["message"]
+        assert starter.started == [] and starter.free == free_slots
