@@ -173,6 +173,13 @@ class Settings(BaseSettings):
         description="Lifetime of a session created through POST /sessions "
         "(a schedule's session lasts as long as the schedule).",
     )
+    call_retention_days: float = Field(
+        30,
+        ge=0,
+        description="Ended calls (with their logs and responses) are deleted this many days "
+        "after they ended, and expired sessions this many days after they expired; 0 keeps "
+        "them forever.",
+    )
     scheduler_poll_seconds: float = Field(
         5.0,
         gt=0,

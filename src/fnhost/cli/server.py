@@ -19,6 +19,7 @@ from fnhost.cli.platform import open_platform
 from fnhost.executor.dispatcher import Dispatcher
 from fnhost.executor.local import LocalExecutor
 from fnhost.scheduler.loop import Scheduler
+from fnhost.scheduler.retention import Retention
 from fnhost.services import tokens as tokens_service
 from fnhost.services.platform import Platform
 from fnhost.settings import Settings
@@ -87,5 +88,8 @@ async def embedded(settings: Settings) -> AsyncIterator[Server]:
         scheduler = Scheduler(platform)
         platform.wake_builder = builder.wake
         platform.wake_scheduler = scheduler.wake
-        app = create_app(platform, background=[dispatcher.run, builder.run, scheduler.run])
+        retention = Retention(platform)
+        app = create_app(
+            platform, background=[dispatcher.run, builder.run, scheduler.run, retention.run]
+        )
         yield Server(app=app, platform=platform, admin_token=token, admin_token_file=token_file)

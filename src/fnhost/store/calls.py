@@ -10,6 +10,7 @@ from sqlalchemy import (
     Row,
     String,
     bindparam,
+    delete,
     literal,
     select,
     update,
@@ -224,6 +225,14 @@ async def finish_running_of(
 async def running_claimants(session: AsyncSession) -> set[str]:
     query = select(Call.claimed_by).where(Call.state == RUNNING).distinct()
     return {claimant for claimant in (await session.execute(query)).scalars() if claimant}
+
+
+def delete_ended_before(connection: Connection, *, cutoff: int, limit: int) -> int:
+    """Delete up to `limit` calls that ended before `cutoff`, oldest first (their logs go with
+    them); returns how many."""
+    ids = select(CALLS.c.id).where(CALLS.c.end_time < cutoff).order_by(CALLS.c.end_time)
+    statement = delete(CALLS).where(CALLS.c.id.in_(ids.limit(limit).scalar_subquery()))
+    return connection.execute(statement).rowcount
 
 
 def append_logs(connection: Connection, *, call_id: int, lines: Sequence[tuple[int, str]]) -> None:

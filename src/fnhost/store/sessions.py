@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fnhost.store.tables import Session, table_of
@@ -48,6 +48,13 @@ def bind_nonce(
         "held_until": held_until,
     }
     return connection.execute(statement, params).one_or_none()
+
+
+def delete_expired_before(connection: Connection, *, cutoff: int, limit: int) -> int:
+    """Delete up to `limit` sessions that expired before `cutoff`; returns how many."""
+    ids = select(SESSIONS.c.id).where(SESSIONS.c.expiration_time < cutoff)
+    statement = delete(SESSIONS).where(SESSIONS.c.id.in_(ids.limit(limit).scalar_subquery()))
+    return connection.execute(statement).rowcount
 
 
 async def get_many(session: AsyncSession, *, project: str, ids: Sequence[int]) -> list[Session]:

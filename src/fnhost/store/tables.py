@@ -103,7 +103,7 @@ class Call(Base):
     function_id: Mapped[int] = mapped_column(ForeignKey("functions.id", ondelete="CASCADE"))
     state: Mapped[str] = mapped_column(String(16))
     start_time: Mapped[int] = mapped_column(BigInteger)
-    end_time: Mapped[int | None] = mapped_column(BigInteger)
+    end_time: Mapped[int | None] = mapped_column(BigInteger, index=True)  # for retention
     data: Mapped[Any] = mapped_column(JSON, nullable=True)
     response: Mapped[str | None] = mapped_column(Text)
     error_message: Mapped[str | None] = mapped_column(Text)
@@ -171,7 +171,7 @@ class Session(Base):
     capabilities: Mapped[list[Any]] = mapped_column(JSON)
     client_id: Mapped[str | None] = mapped_column(Text)
     creation_time: Mapped[int] = mapped_column(BigInteger)
-    expiration_time: Mapped[int] = mapped_column(BigInteger)
+    expiration_time: Mapped[int] = mapped_column(BigInteger, index=True)  # for retention
 
 
 class Dispatcher(Base):
