@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import uv
 from cognite.client import CogniteClient
 from cognite.client.data_classes import Function
 
@@ -63,6 +66,20 @@ def server(
 def client(server: RunningServer) -> CogniteClient:
     """An SDK client on the shared server, in a project of this test's own."""
     return server.client(f"test-{uuid.uuid4().hex[:10]}")
+
+
+def venv_with(venv: Path, requirement: str) -> Path:
+    """A virtual environment at `venv` (this interpreter's version) with `requirement`
+    installed by uv; its bin directory."""
+    subprocess.run(
+        [uv.find_uv_bin(), "venv", "--quiet", "--python", sys.executable, str(venv)], check=True
+    )
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [uv.find_uv_bin(), "pip", "install", "--quiet", "--python", str(python), requirement],
+        check=True,
+    )
+    return venv / "bin"
 
 
 def deploy(client: CogniteClient, folder: str, **kwargs: object) -> Function:

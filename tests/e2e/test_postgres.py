@@ -13,16 +13,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tests.conftest import deploy
-from tests.e2e.test_sdk_schedules import (
-    finished_call,
-    first_tick_after,
-    leave_room_before_the_next_tick,
-    one_creator_per_tick,
-    ticks_of,
-)
+from tests.e2e.test_sdk_schedules import assert_two_servers_fire_each_tick_once
 from tests.e2e.test_sdk_versions import assert_workflow, run_workflow
-from tests.servers import RunningServer, wait_until
+from tests.servers import RunningServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -62,29 +55,6 @@ def test_sdk_workflow_on_postgres(
 def test_two_replicas_on_postgres_fire_a_tick_once(
     tmp_path: Path, environments_dir: Path, postgres_url: str
 ) -> None:
-    env = {"FNHOST_DATABASE_URL": postgres_url}
-    servers = [
-        RunningServer(data_dir=tmp_path / "data", environments_dir=environments_dir, env=env)
-    ]
-    try:
-        servers[0].start()
-        function = deploy(servers[0].client("shared"), "ok")
-        servers.append(
-            RunningServer(
-                data_dir=tmp_path / "data", environments_dir=environments_dir, env=env
-            ).start()
-        )
-        client = servers[1].client("shared")
-        leave_room_before_the_next_tick(15)
-        schedule = client.functions.schedules.create(
-            name="shared", cron_expression="* * * * *", function_id=function.id, data={"x": 1}
-        )
-        tick = first_tick_after(schedule.created_time)
-        call = finished_call(client, function.id, schedule.id, tick)
-        assert call.status == "Completed", call.error
-        assert call.get_response() == {"x": 2}
-        wait_until(lambda: one_creator_per_tick(servers[0]), timeout=30)
-        assert ticks_of(client, function.id, schedule.id).count(tick) == 1
-    finally:
-        for server in servers:
-            server.stop()
+    assert_two_servers_fire_each_tick_once(
+        tmp_path / "data", environments_dir, env={"FNHOST_DATABASE_URL": postgres_url}
+    )

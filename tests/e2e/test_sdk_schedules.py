@@ -111,12 +111,20 @@ def test_two_servers_on_one_database_fire_a_tick_once(
     tmp_path: Path, environments_dir: Path
 ) -> None:
     # Two `fnhost serve` processes on one data directory: one SQLite database, one log file.
-    servers = [RunningServer(data_dir=tmp_path / "data", environments_dir=environments_dir)]
+    assert_two_servers_fire_each_tick_once(tmp_path / "data", environments_dir, env={})
+
+
+def assert_two_servers_fire_each_tick_once(
+    data_dir: Path, environments_dir: Path, *, env: dict[str, str]
+) -> None:
+    """Two servers on `data_dir` and one database (`env` may name it): a schedule's tick runs
+    one call."""
+    servers = [RunningServer(data_dir=data_dir, environments_dir=environments_dir, env=env)]
     try:
         servers[0].start()
         function = deploy(servers[0].client("shared"), "ok")
         servers.append(
-            RunningServer(data_dir=tmp_path / "data", environments_dir=environments_dir).start()
+            RunningServer(data_dir=data_dir, environments_dir=environments_dir, env=env).start()
         )
         # Created through the second server, so the first learns of it from the database.
         client = servers[1].client("shared")

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uv
 
-from tests.conftest import FUNCTIONS
+from tests.conftest import FUNCTIONS, venv_with
 from tests.servers import RunningServer
 
 pytestmark = pytest.mark.e2e
@@ -25,27 +23,10 @@ VERSIONS = {"v7": "cognite-sdk==7.94.2", "v6": "cognite-sdk==6.39.6"}
 @pytest.fixture(scope="session")
 def sdk_pythons(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("sdks")
-    pythons = {}
-    for name, requirement in VERSIONS.items():
-        venv = root / name
-        subprocess.run(
-            [uv.find_uv_bin(), "venv", "--quiet", "--python", sys.executable, str(venv)],
-            check=True,
-        )
-        subprocess.run(
-            [
-                uv.find_uv_bin(),
-                "pip",
-                "install",
-                "--quiet",
-                "--python",
-                str(venv / "bin" / "python"),
-                requirement,
-            ],
-            check=True,
-        )
-        pythons[name] = venv / "bin" / "python"
-    return pythons
+    return {
+        name: venv_with(root / name, requirement) / "python"
+        for name, requirement in VERSIONS.items()
+    }
 
 
 def run_workflow(python: Path | str, server: RunningServer, project: str) -> dict[str, Any]:

@@ -6,12 +6,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import uv
 
+from tests.conftest import venv_with
 from tests.e2e.test_identity import fnhost
 from tests.servers import RunningServer, wait_until
 
@@ -36,23 +35,7 @@ CAPABILITIES = [
 @pytest.fixture(scope="session")
 def cdf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The `cdf` command of cognite-toolkit, in a virtual environment of its own."""
-    venv = tmp_path_factory.mktemp("toolkit") / "venv"
-    subprocess.run(
-        [uv.find_uv_bin(), "venv", "--quiet", "--python", sys.executable, str(venv)], check=True
-    )
-    subprocess.run(
-        [
-            uv.find_uv_bin(),
-            "pip",
-            "install",
-            "--quiet",
-            "--python",
-            str(venv / "bin" / "python"),
-            TOOLKIT,
-        ],
-        check=True,
-    )
-    return venv / "bin" / "cdf"
+    return venv_with(tmp_path_factory.mktemp("toolkit") / "venv", TOOLKIT) / "cdf"
 
 
 def test_toolkit_deploys_redeploys_unchanged_and_runs(
