@@ -127,12 +127,11 @@ def list_where(
     limit: int,
 ) -> list[Row[Any]]:
     """Calls of a function matching every condition, newest first, older than `before_id`."""
-    query = select(CALLS).where(
-        CALLS.c.project == project, CALLS.c.function_id == function_id, *conditions
-    )
+    query = select(CALLS).where(_OF_FUNCTION, *conditions)
     if before_id is not None:
         query = query.where(CALLS.c.id < before_id)
-    return list(connection.execute(query.order_by(CALLS.c.id.desc()).limit(limit)))
+    params = {"project": project, "function_id": function_id}
+    return list(connection.execute(query.order_by(CALLS.c.id.desc()).limit(limit), params))
 
 
 def claim_queued(
