@@ -113,12 +113,12 @@ def started_ms(database: Path, call_ids: list[int]) -> list[float]:
 async def scheduler_cpu_per_minute(data_dir: Path, minutes: int) -> tuple[float, float]:
     """CPU seconds per minute of the scheduler's passes over the benchmark's database, with
     time injected; and the wall time (ms) of a pass that fires every schedule's tick."""
-    settings = Settings(data_dir=data_dir)
+    settings = Settings.load(data_dir=data_dir)
     async with open_platform(settings) as platform_:
         scheduler = Scheduler(platform_)
         start = datetime.fromtimestamp((time.time() // 60 + 10) * 60, UTC)
         await scheduler.tick(now=start - timedelta(seconds=1))  # first sight of each schedule
-        passes = int(60 / settings.scheduler_poll_seconds)
+        passes = int(60 / settings.schedules.scheduler_poll_seconds)
         fire_ms = []
         cpu = time.process_time()
         for minute in range(minutes):
@@ -128,7 +128,7 @@ async def scheduler_cpu_per_minute(data_dir: Path, minutes: int) -> tuple[float,
             fire_ms.append((time.perf_counter() - began) * 1000)
             for n in range(1, passes):
                 await scheduler.tick(
-                    now=tick + timedelta(seconds=n * settings.scheduler_poll_seconds)
+                    now=tick + timedelta(seconds=n * settings.schedules.scheduler_poll_seconds)
                 )
         return (time.process_time() - cpu) / minutes, statistics.median(fire_ms)
 

@@ -52,10 +52,10 @@ class Limits:
     def for_function(cls, settings: Settings, *, memory_gb: float) -> "Limits":
         return cls(
             memory_gb=memory_gb,
-            processes=settings.call_max_processes,
-            open_files=settings.call_max_open_files,
-            file_size_mb=settings.call_max_file_size_mb,
-            tmp_size_mb=settings.call_tmp_size_mb,
+            processes=settings.sandbox.call_max_processes,
+            open_files=settings.sandbox.call_max_open_files,
+            file_size_mb=settings.sandbox.call_max_file_size_mb,
+            tmp_size_mb=settings.sandbox.call_tmp_size_mb,
         )
 
     def describe(self, kind: LimitKind, *, tmp_limited: bool) -> str:
@@ -303,7 +303,7 @@ def _probe(isolation: Isolation) -> str | None:
 def detect(settings: Settings) -> Isolation:
     """The isolation FNHOST_SANDBOX asks for, as far as this machine really provides it."""
     prlimit = shutil.which("prlimit")
-    if settings.sandbox == "none":
+    if settings.sandbox.sandbox == "none":
         return Isolation("none", "FNHOST_SANDBOX=none", network=True, prlimit=prlimit)
     tools = {tool: shutil.which(tool) for tool in ("bwrap", "prlimit", "setpriv")}
     bwrap, setpriv = tools["bwrap"], tools["setpriv"]
@@ -314,8 +314,8 @@ def detect(settings: Settings) -> Isolation:
         isolation = Isolation(
             "bwrap",
             "bubblewrap works",
-            network=settings.call_network == "allow",
-            uid_base=settings.sandbox_uid_base if os.geteuid() == 0 else None,
+            network=settings.sandbox.call_network == "allow",
+            uid_base=settings.sandbox.sandbox_uid_base if os.geteuid() == 0 else None,
             bwrap=bwrap,
             setpriv=setpriv,
             prlimit=prlimit,
@@ -324,6 +324,6 @@ def detect(settings: Settings) -> Isolation:
         if failure is None:
             return isolation
         problem = f"bubblewrap does not work here: {failure}"
-    if settings.sandbox == "bwrap":
+    if settings.sandbox.sandbox == "bwrap":
         raise SandboxUnavailable(f"FNHOST_SANDBOX=bwrap, but {problem}")
     return Isolation("none", problem, network=True, prlimit=prlimit)

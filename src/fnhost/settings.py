@@ -1,10 +1,14 @@
-"""Settings, read once from `FNHOST_*` environment variables and passed down explicitly."""
+"""Settings, read once from `FNHOST_*` environment variables and passed down explicitly.
+
+They are grouped by concern (`settings.calls.call_timeout_seconds`); each field keeps the name of
+its variable (`FNHOST_CALL_TIMEOUT_SECONDS`), so a setting is found by grepping either.
+"""
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fnhost.layout import DataDir
@@ -15,10 +19,14 @@ def _default_data_dir() -> Path:
     return Path(base) / "fnhost"
 
 
-class Settings(BaseSettings):
-    """Every knob of an fnhost server. Each field is the variable `FNHOST_<NAME>`."""
+class _Group(BaseSettings):
+    """A group of settings; every field is the variable `FNHOST_<NAME>`."""
 
-    model_config = SettingsConfigDict(env_prefix="FNHOST_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="FNHOST_", extra="ignore", frozen=True)
+
+
+class ServerSettings(_Group):
+    """Where the server listens, keeps its data and is reached."""
 
     host: str = Field("127.0.0.1", description="Interface the HTTP server binds to.")
     port: int = Field(8000, ge=0, le=65535, description="TCP port of the HTTP server.")
@@ -37,11 +45,6 @@ class Settings(BaseSettings):
         description="Longest a write waits for another process holding the SQLite write lock "
         "before it fails.",
     )
-    environments_dir: Path | None = Field(
-        None,
-        description="Cache of built function environments. Unset: DATA_DIR/environments. "
-        "Servers on one machine may share it.",
-    )
     public_url: str | None = Field(
         None,
         description="Base URL functions use to reach this server (their `client`). "
@@ -52,6 +55,13 @@ class Settings(BaseSettings):
         description="Admin bearer token. Unset: one is generated on first start and written "
         "to DATA_DIR/admin-token (mode 0600).",
     )
+    request_body_max_bytes: int = Field(
+        32 * 1024 * 1024, ge=1024, description="Largest JSON request body (after gunzip)."
+    )
+
+
+class CallSettings(_Group):
+    """How calls run: time, concurrency, sizes, and the resources a function may ask for."""
 
     call_timeout_seconds: int = Field(
         600, ge=1, description="Wall-clock limit of one call; past it the call ends Timeout."
@@ -90,6 +100,24 @@ class Settings(BaseSettings):
     log_line_max_chars: int = Field(
         10_000, ge=80, description="Longer log lines are cut to this many characters."
     )
+    function_cpu_default: float = Field(1.0, gt=0, description="CPU cores of a call by default.")
+    function_cpu_max: float = Field(
+        float(os.cpu_count() or 1), gt=0, description="Most CPU cores a function may ask for."
+    )
+    function_memory_default_gb: float = Field(
+        1.5, gt=0, description="Memory (GB) of a call by default."
+    )
+    function_memory_max_gb: float = Field(
+        5.0, gt=0, description="Most memory (GB) a function may ask for."
+    )
+
+    @property
+    def response_max_bytes(self) -> int:
+        return self.response_max_mb * 1024 * 1024
+
+
+class BuildSettings(_Group):
+    """Uploads, code zips, and building functions' environments."""
 
     upload_max_bytes: int = Field(
         100 * 1024 * 1024, ge=1, description="Largest file (code zip) accepted by an upload."
@@ -115,17 +143,26 @@ class Settings(BaseSettings):
         description="A cached environment no function uses is deleted after this many hours "
         "unused. The base environment (no requirements) is always kept.",
     )
+    environments_dir: Path | None = Field(
+        None,
+        description="Cache of built function environments. Unset: DATA_DIR/environments. "
+        "Servers on one machine may share it.",
+    )
+    default_runtime: str = Field("py311", description="Runtime of a function that names none.")
+    runtime_interpreters: dict[str, str] = Field(
+        default_factory=dict,
+        description='Interpreters of runtimes, as JSON, e.g. {"py312": "/usr/bin/python3.12"}. '
+        "Runtimes not named are looked for on PATH and in pyenv.",
+    )
+    default_cognite_sdk_version: str = Field(
+        "8.22.0",
+        description="cognite-sdk installed in function environments whose requirements.txt "
+        "does not pin one.",
+    )
 
-    function_cpu_default: float = Field(1.0, gt=0, description="CPU cores of a call by default.")
-    function_cpu_max: float = Field(
-        float(os.cpu_count() or 1), gt=0, description="Most CPU cores a function may ask for."
-    )
-    function_memory_default_gb: float = Field(
-        1.5, gt=0, description="Memory (GB) of a call by default."
-    )
-    function_memory_max_gb: float = Field(
-        5.0, gt=0, description="Most memory (GB) a function may ask for."
-    )
+
+class SandboxSettings(_Group):
+    """How function code is isolated, and the limits of one call's processes."""
 
     sandbox: Literal["auto", "bwrap", "none"] = Field(
         "auto",
@@ -155,36 +192,16 @@ class Settings(BaseSettings):
         ge=1,
         description="Size of a call's private /tmp (memory-backed; sandbox only).",
     )
-    default_runtime: str = Field("py311", description="Runtime of a function that names none.")
-    runtime_interpreters: dict[str, str] = Field(
-        default_factory=dict,
-        description='Interpreters of runtimes, as JSON, e.g. {"py312": "/usr/bin/python3.12"}. '
-        "Runtimes not named are looked for on PATH and in pyenv.",
-    )
-    default_cognite_sdk_version: str = Field(
-        "8.22.0",
-        description="cognite-sdk installed in function environments whose requirements.txt "
-        "does not pin one.",
-    )
+
+
+class IdentitySettings(_Group):
+    """Tokens, sessions, OIDC issuers and the key sealing secrets."""
 
     session_ttl_hours: int = Field(
         24 * 365,
         ge=1,
         description="Lifetime of a session created through POST /sessions "
         "(a schedule's session lasts as long as the schedule).",
-    )
-    call_retention_days: float = Field(
-        30,
-        ge=0,
-        description="Ended calls (with their logs and responses) are deleted this many days "
-        "after they ended, and expired sessions this many days after they expired; 0 keeps "
-        "them forever.",
-    )
-    scheduler_poll_seconds: float = Field(
-        5.0,
-        gt=0,
-        description="Longest the scheduler sleeps without looking for schedules made by other "
-        "servers on the same database (its own wake it at once).",
     )
     secret_key: str | None = Field(
         None,
@@ -214,27 +231,78 @@ class Settings(BaseSettings):
     oidc_http_timeout_seconds: float = Field(
         10.0, gt=0, description="Timeout of requests to an issuer's JWKS and token endpoints."
     )
-    request_body_max_bytes: int = Field(
-        32 * 1024 * 1024, ge=1024, description="Largest JSON request body (after gunzip)."
+
+
+class ScheduleSettings(_Group):
+    """The scheduler."""
+
+    scheduler_poll_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="Longest the scheduler sleeps without looking for schedules made by other "
+        "servers on the same database (its own wake it at once).",
     )
+
+
+class RetentionSettings(_Group):
+    """How long history is kept."""
+
+    call_retention_days: float = Field(
+        30,
+        ge=0,
+        description="Ended calls (with their logs and responses) are deleted this many days "
+        "after they ended, and expired sessions this many days after they expired; 0 keeps "
+        "them forever.",
+    )
+
+
+class Settings(BaseModel):
+    """Every knob of an fnhost server, by concern. Built once at start, never changed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    calls: CallSettings = Field(default_factory=CallSettings)
+    builds: BuildSettings = Field(default_factory=BuildSettings)
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
+    schedules: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+
+    @classmethod
+    def load(cls, **overrides: Any) -> "Settings":
+        """The environment's settings, with `overrides` (by variable name, lower case, without
+        the prefix) taking precedence; an unknown name is a TypeError."""
+        groups: dict[str, Any] = {}
+        left = dict(overrides)
+        for name, field in cls.model_fields.items():
+            group = field.annotation
+            assert isinstance(group, type) and issubclass(group, _Group)
+            mine = {key: left.pop(key) for key in list(left) if key in group.model_fields}
+            groups[name] = group(**mine)
+        if left:
+            raise TypeError(f"unknown settings: {', '.join(sorted(left))}")
+        return cls(**groups)
 
     @property
     def layout(self) -> DataDir:
-        return DataDir(self.data_dir)
+        return DataDir(self.server.data_dir)
 
     @property
-    def effective_database_url(self) -> str:
+    def database_url(self) -> str:
         """The configured database, or the embedded SQLite file."""
-        return self.database_url or f"sqlite:///{self.layout.database}"
+        return self.server.database_url or f"sqlite:///{self.layout.database}"
 
     @property
-    def effective_public_url(self) -> str:
+    def public_url(self) -> str:
         """Where functions reach this server."""
-        if self.public_url:
-            return self.public_url.rstrip("/")
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
-        return f"http://{host}:{self.port}"
+        if self.server.public_url:
+            return self.server.public_url.rstrip("/")
+        host = self.server.host
+        host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        return f"http://{host}:{self.server.port}"
 
     @property
-    def response_max_bytes(self) -> int:
-        return self.response_max_mb * 1024 * 1024
+    def environments_dir(self) -> Path:
+        """The cache of built environments."""
+        return self.builds.environments_dir or self.layout.environments

@@ -49,7 +49,7 @@ async def in_process(data_dir: Path, **settings: Any) -> AsyncIterator[InProcess
     # The runtime is only a name here: nothing is built or run in the test process.
     runtimes = {"py311": "Python 3.11"}
     async with open_platform(
-        Settings(data_dir=data_dir, **settings), runtimes=runtimes
+        Settings.load(data_dir=data_dir, **settings), runtimes=runtimes
     ) as platform:
         await tokens_service.register_admin(platform, token=ADMIN_TOKEN)
         app = create_app(platform)

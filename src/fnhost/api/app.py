@@ -71,5 +71,7 @@ def create_app(platform: Platform, *, background: Sequence[BackgroundTask] = ())
         )
         for route in router.routes
     ]
-    app.add_middleware(RequestIdAndGunzip, max_bytes=platform.settings.request_body_max_bytes)
+    app.add_middleware(
+        RequestIdAndGunzip, max_bytes=platform.settings.server.request_body_max_bytes
+    )
     return app

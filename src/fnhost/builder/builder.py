@@ -46,7 +46,7 @@ class Builder:
         self._layout.work.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._wakeup = asyncio.Event()
         self._building: set[int] = set()
-        self._slots = asyncio.Semaphore(platform.settings.build_concurrency)
+        self._slots = asyncio.Semaphore(platform.settings.builds.build_concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         # Interpreter paths of environments handed to builds not yet recorded in the database.
         self._fresh: dict[int, str] = {}
@@ -85,7 +85,7 @@ class Builder:
 
     async def _prepare_base(self) -> None:
         """Build the environment of functions without requirements ahead of their deploys."""
-        runtime = self._platform.settings.default_runtime
+        runtime = self._platform.settings.builds.default_runtime
         if runtime not in self._platform.runtimes:
             return
         try:
@@ -117,7 +117,7 @@ class Builder:
 
         await self._environments.collect(
             used=used,
-            keep_seconds=self._platform.settings.environment_keep_hours * 3600,
+            keep_seconds=self._platform.settings.builds.environment_keep_hours * 3600,
             now=clock.now().timestamp(),
         )
 
@@ -174,8 +174,8 @@ class Builder:
             unpack.unpack,
             content,
             staging,
-            max_bytes=settings.code_max_unpacked_bytes,
-            max_files=settings.code_max_files,
+            max_bytes=settings.builds.code_max_unpacked_bytes,
+            max_files=settings.builds.code_max_files,
         )
         root = validate.find_code_root(staging, job.function_path)
         validate.check_handle(root / job.function_path, job.function_path)
@@ -206,7 +206,7 @@ class Builder:
         It is user code: it runs in the sandbox, within the largest limits a call may have.
         """
         settings = self._platform.settings
-        limits = Limits.for_function(settings, memory_gb=settings.function_memory_max_gb)
+        limits = Limits.for_function(settings, memory_gb=settings.calls.function_memory_max_gb)
         with (
             tempfile.TemporaryDirectory(dir=self._layout.work, prefix="import-check-") as scratch,
             self._sandbox.launch(
@@ -235,7 +235,7 @@ class Builder:
             },
             start_new_session=True,
         )
-        timeout = self._platform.settings.handler_import_timeout_seconds
+        timeout = self._platform.settings.builds.handler_import_timeout_seconds
         try:
             out, _ = await asyncio.wait_for(process.communicate(), timeout)
         except TimeoutError:

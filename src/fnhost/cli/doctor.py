@@ -9,28 +9,29 @@ from fnhost.settings import Settings
 def _limits(settings: Settings, isolation: sandbox.Isolation) -> list[str]:
     sandboxed = isolation.kind == "bwrap"
     applied = isolation.prlimit is not None
+    calls, limits = settings.calls, settings.sandbox
 
     def state(enforced: bool) -> str:
         return "" if enforced else "  [not enforced here]"
 
     return [
-        f"memory:      the function's memory (default {settings.function_memory_default_gb:g} "
-        f"GB, at most {settings.function_memory_max_gb:g} GB){state(applied)}",
-        f"processes:   {settings.call_max_processes} processes and threads "
+        f"memory:      the function's memory (default {calls.function_memory_default_gb:g} "
+        f"GB, at most {calls.function_memory_max_gb:g} GB){state(applied)}",
+        f"processes:   {limits.call_max_processes} processes and threads "
         f"(FNHOST_CALL_MAX_PROCESSES){state(sandboxed)}",
-        f"open files:  {settings.call_max_open_files} (FNHOST_CALL_MAX_OPEN_FILES){state(applied)}",
-        f"file size:   {settings.call_max_file_size_mb} MB (FNHOST_CALL_MAX_FILE_SIZE_MB)"
+        f"open files:  {limits.call_max_open_files} (FNHOST_CALL_MAX_OPEN_FILES){state(applied)}",
+        f"file size:   {limits.call_max_file_size_mb} MB (FNHOST_CALL_MAX_FILE_SIZE_MB)"
         f"{state(applied)}",
-        f"/tmp:        {settings.call_tmp_size_mb} MB (FNHOST_CALL_TMP_SIZE_MB){state(sandboxed)}",
-        f"wall time:   {settings.call_timeout_seconds} s (FNHOST_CALL_TIMEOUT_SECONDS)",
-        f"network:     {settings.call_network} (FNHOST_CALL_NETWORK)"
-        f"{state(sandboxed or settings.call_network == 'allow')}",
+        f"/tmp:        {limits.call_tmp_size_mb} MB (FNHOST_CALL_TMP_SIZE_MB){state(sandboxed)}",
+        f"wall time:   {calls.call_timeout_seconds} s (FNHOST_CALL_TIMEOUT_SECONDS)",
+        f"network:     {limits.call_network} (FNHOST_CALL_NETWORK)"
+        f"{state(sandboxed or limits.call_network == 'allow')}",
     ]
 
 
 def doctor() -> None:
     """Show how function code is isolated on this machine, and the limits of a call."""
-    settings = Settings()
+    settings = Settings.load()
     try:
         isolation = sandbox.detect(settings)
     except sandbox.SandboxUnavailable as error:

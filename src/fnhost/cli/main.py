@@ -47,11 +47,11 @@ async def _serve(settings: Settings) -> None:
             console.print(f"Admin token: in [bold]{server.admin_token_file}[/bold]")
         else:
             console.print("Admin token: from FNHOST_ADMIN_TOKEN")
-        console.print(f"Data directory: {settings.data_dir}")
+        console.print(f"Data directory: {settings.server.data_dir}")
         config = uvicorn.Config(
             server.app,
-            host=settings.host,
-            port=settings.port,
+            host=settings.server.host,
+            port=settings.server.port,
             log_level="info",
             access_log=False,
             lifespan="on",

@@ -29,20 +29,20 @@ def load_settings(data_dir: Path | None = None, **overrides: object) -> Settings
     values = {key: value for key, value in overrides.items() if value is not None}
     if data_dir is not None:
         values["data_dir"] = data_dir
-    return Settings(**values)  # type: ignore[arg-type]
+    return Settings.load(**values)
 
 
 def oidc_verifier(settings: Settings) -> OidcVerifier | None:
     """The verifier of the configured OIDC issuers, or None when none are configured."""
-    if settings.oidc_config is None:
+    if settings.identity.oidc_config is None:
         return None
     return OidcVerifier(
-        oidc_config.load(settings.oidc_config),
+        oidc_config.load(settings.identity.oidc_config),
         OidcTimings(
-            jwks_max_age_seconds=settings.oidc_jwks_max_age_seconds,
-            jwks_min_refresh_seconds=settings.oidc_jwks_min_refresh_seconds,
-            leeway_seconds=settings.oidc_leeway_seconds,
-            http_timeout_seconds=settings.oidc_http_timeout_seconds,
+            jwks_max_age_seconds=settings.identity.oidc_jwks_max_age_seconds,
+            jwks_min_refresh_seconds=settings.identity.oidc_jwks_min_refresh_seconds,
+            leeway_seconds=settings.identity.oidc_leeway_seconds,
+            http_timeout_seconds=settings.identity.oidc_http_timeout_seconds,
         ),
     )
 
@@ -57,8 +57,8 @@ async def open_platform(
     os.chmod(layout.root, 0o700)
     verifier = oidc_verifier(settings)
     db = Database(
-        settings.effective_database_url,
-        sqlite_lock_wait_seconds=settings.sqlite_lock_wait_seconds,
+        settings.database_url,
+        sqlite_lock_wait_seconds=settings.server.sqlite_lock_wait_seconds,
     )
     try:
         await migrate.upgrade(db.engine)
@@ -66,7 +66,7 @@ async def open_platform(
             settings=settings,
             db=db,
             blobs=BlobStore(layout.blobs),
-            secrets_box=SecretsBox.from_settings(settings.secret_key, layout.secret_key),
+            secrets_box=SecretsBox.from_settings(settings.identity.secret_key, layout.secret_key),
             runtimes=runtimes or {},
             oidc=verifier,
         )

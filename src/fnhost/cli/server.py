@@ -37,8 +37,8 @@ class Server:
 
 def _admin_token(settings: Settings) -> tuple[str, str | None]:
     """The configured admin token, or the one in the data directory (created on first start)."""
-    if settings.admin_token:
-        return settings.admin_token, None
+    if settings.server.admin_token:
+        return settings.server.admin_token, None
     path = settings.layout.admin_token
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -50,11 +50,11 @@ def _admin_token(settings: Settings) -> tuple[str, str | None]:
 @asynccontextmanager
 async def embedded(settings: Settings) -> AsyncIterator[Server]:
     """Everything of an embedded server, ready to serve; disposed of on exit."""
-    runtimes = discover(settings.runtime_interpreters)
-    if settings.default_runtime not in runtimes:
+    runtimes = discover(settings.builds.runtime_interpreters)
+    if settings.builds.default_runtime not in runtimes:
         logger.warning(
             "default runtime %s not found on this machine; available: %s",
-            settings.default_runtime,
+            settings.builds.default_runtime,
             ", ".join(runtimes) or "none",
         )
     versions = {name: runtime.version for name, runtime in runtimes.items()}
@@ -65,11 +65,11 @@ async def embedded(settings: Settings) -> AsyncIterator[Server]:
         logger.info("function isolation: %s", isolation.summary())
     async with open_platform(settings, runtimes=versions) as platform:
         platform.isolation = isolation
-        environments_dir = settings.environments_dir or settings.layout.environments
+        environments_dir = settings.environments_dir
         calls_sandbox = sandbox.Sandbox(
             isolation,
-            hidden=[settings.data_dir.resolve(), environments_dir.resolve()],
-            slots=settings.max_concurrent_calls + settings.build_concurrency,
+            hidden=[settings.server.data_dir.resolve(), environments_dir.resolve()],
+            slots=settings.calls.max_concurrent_calls + settings.builds.build_concurrency,
         )
         token, token_file = _admin_token(settings)
         await tokens_service.register_admin(platform, token=token)
@@ -78,8 +78,8 @@ async def embedded(settings: Settings) -> AsyncIterator[Server]:
         environments = Environments(
             environments_dir,
             runtimes=runtimes,
-            default_sdk=settings.default_cognite_sdk_version,
-            build_timeout_seconds=settings.environment_build_timeout_seconds,
+            default_sdk=settings.builds.default_cognite_sdk_version,
+            build_timeout_seconds=settings.builds.environment_build_timeout_seconds,
         )
         builder = Builder(platform, environments, calls_sandbox)
         platform.wake_dispatcher = dispatcher.wake

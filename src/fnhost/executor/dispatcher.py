@@ -60,7 +60,9 @@ class Dispatcher:
             self._launch(job)
 
     def _free_slots(self) -> int:
-        return self._platform.settings.max_concurrent_calls - len(self._running) - self._reserved
+        return (
+            self._platform.settings.calls.max_concurrent_calls - len(self._running) - self._reserved
+        )
 
     def function_ready(self, function_id: int) -> None:
         """A function became Ready: warm its instance before its first call arrives."""
@@ -136,8 +138,8 @@ class Dispatcher:
 
         logs = CallLogBuffer(
             store,
-            max_bytes=self._platform.settings.call_log_max_bytes,
-            max_line_chars=self._platform.settings.log_line_max_chars,
+            max_bytes=self._platform.settings.calls.call_log_max_bytes,
+            max_line_chars=self._platform.settings.calls.log_line_max_chars,
         )
         try:
             outcome = await self._executor.run(job, logs.add)

@@ -88,7 +88,7 @@ class LocalExecutor:
             "project": job.project,
             "base_url": job.base_url,
             "token": job.token,
-            "response_max_bytes": self._settings.response_max_bytes,
+            "response_max_bytes": self._settings.calls.response_max_bytes,
         }
         return json.dumps(request).encode()
 
@@ -96,9 +96,9 @@ class LocalExecutor:
         pipes = CallPipes(
             self._request(job),
             log,
-            result_limit=self._settings.response_max_bytes + READ_CHUNK,
+            result_limit=self._settings.calls.response_max_bytes + READ_CHUNK,
             # Enough for the longest line kept (FNHOST_LOG_LINE_MAX_CHARS) in any encoding.
-            max_line_bytes=4 * self._settings.log_line_max_chars,
+            max_line_bytes=4 * self._settings.calls.log_line_max_chars,
         )
         try:
             try:
@@ -158,7 +158,7 @@ class LocalExecutor:
             return Outcome(
                 "failed",
                 error_message="The function's response could not be read: it is larger than "
-                f"{self._settings.response_max_mb} MB (FNHOST_RESPONSE_MAX_MB) or corrupt",
+                f"{self._settings.calls.response_max_mb} MB (FNHOST_RESPONSE_MAX_MB) or corrupt",
                 error_trace="",
             )
         if result.get("state") == "completed":

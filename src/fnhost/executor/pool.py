@@ -106,13 +106,13 @@ class InstancePool:
                 instance.start(
                     code_dir=launch.code_dir, function_path=spec.function_path, tmp=launch.home
                 ),
-                self._settings.instance_start_timeout_seconds,
+                self._settings.calls.instance_start_timeout_seconds,
             )
         except TimeoutError:
             await resources.aclose()
             raise InstanceFailed(
                 f"The function's instance did not start within "
-                f"{self._settings.instance_start_timeout_seconds} seconds "
+                f"{self._settings.calls.instance_start_timeout_seconds} seconds "
                 "(FNHOST_INSTANCE_START_TIMEOUT_SECONDS)"
             ) from None
         except BaseException:
@@ -126,7 +126,7 @@ class InstancePool:
 
     async def _make_room(self) -> None:
         """Stop the least recently used idle instance when every slot is taken."""
-        if len(self._warm) + len(self._starting) <= self._settings.max_concurrent_calls:
+        if len(self._warm) + len(self._starting) <= self._settings.calls.max_concurrent_calls:
             return
         idle = [(w.instance.last_used, k) for k, w in self._warm.items() if not w.instance.running]
         if idle:
@@ -139,7 +139,7 @@ class InstancePool:
 
     async def reap(self) -> None:
         """Stop idle instances, until cancelled."""
-        idle_for = timedelta(seconds=self._settings.instance_idle_seconds)
+        idle_for = timedelta(seconds=self._settings.calls.instance_idle_seconds)
         while True:
             await asyncio.sleep(REAP_SECONDS)
             now = clock.now()

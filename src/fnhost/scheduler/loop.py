@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 class Scheduler:
     def __init__(self, platform: Platform) -> None:
         self._platform = platform
-        self._poll_seconds = platform.settings.scheduler_poll_seconds
+        self._poll_seconds = platform.settings.schedules.scheduler_poll_seconds
         self._upcoming: dict[int, datetime] = {}
         self._wakeup = asyncio.Event()
 

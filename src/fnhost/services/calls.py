@@ -66,16 +66,16 @@ def to_read(row: Row[Any]) -> CallRead:
 def check_data_size(settings: Settings, data: Any, *, what: str) -> None:
     """Calls' `data` (also a schedule's) is capped by FNHOST_CALL_DATA_MAX_BYTES."""
     data_bytes = len(json.dumps(data).encode())
-    if data_bytes > settings.call_data_max_bytes:
+    if data_bytes > settings.calls.call_data_max_bytes:
         raise errors.PayloadTooLarge(
             f"{what} is {data_bytes} bytes; the limit is "
-            f"{settings.call_data_max_bytes} (FNHOST_CALL_DATA_MAX_BYTES)"
+            f"{settings.calls.call_data_max_bytes} (FNHOST_CALL_DATA_MAX_BYTES)"
         )
 
 
 def session_ttl(settings: Settings) -> timedelta:
     """How long a call's session must last: queued a while, then run to its deadline."""
-    return timedelta(seconds=settings.call_timeout_seconds * 2 + 3600)
+    return timedelta(seconds=settings.calls.call_timeout_seconds * 2 + 3600)
 
 
 async def create(
@@ -95,7 +95,7 @@ async def create(
     check_data_size(platform.settings, body.data, what="The call's data")
     # With `hold`, a call that ends within FNHOST_CALL_WAIT_MS is returned ended: the SDK's
     # `call(wait=True)` then needs no poll, and polls with sleeps of up to 0.3 s and more.
-    wait_seconds = platform.settings.call_wait_ms / 1000 if hold else 0
+    wait_seconds = platform.settings.calls.call_wait_ms / 1000 if hold else 0
     starter = platform.call_starter
     # A slot of this process's dispatcher, taken now so the call can be stored as running.
     slot = starter if starter is not None and starter.reserve() else None

@@ -120,7 +120,7 @@ async def issue_access_token(
     principal = await registered(platform, client_id=client_id, client_secret=client_secret)
     if principal is None:
         raise errors.Unauthenticated(f"Unknown client {client_id!r}")
-    ttl = platform.settings.client_token_ttl_seconds
+    ttl = platform.settings.identity.client_token_ttl_seconds
     (grant,) = principal.grants
     token = tokens.generate()
     async with platform.db.write() as session:

@@ -109,7 +109,7 @@ async def function_spec(platform: Platform, *, function_id: int) -> FunctionSpec
 
 def run_ttl(platform: Platform) -> timedelta:
     """How long a call's token may live: its whole run, with a margin."""
-    return timedelta(seconds=platform.settings.call_timeout_seconds + 60)
+    return timedelta(seconds=platform.settings.calls.call_timeout_seconds + 60)
 
 
 class Unstartable(Exception):
@@ -148,8 +148,8 @@ def call_job(
         secrets=secrets,
         data=call.data,
         call_info=_call_info(call),
-        timeout_seconds=settings.call_timeout_seconds,
-        base_url=settings.effective_public_url,
+        timeout_seconds=settings.calls.call_timeout_seconds,
+        base_url=settings.public_url,
         token=token,
     )
 

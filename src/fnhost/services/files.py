@@ -78,10 +78,10 @@ async def create(
 
 async def upload(platform: Platform, *, upload_key: str, content: bytes) -> None:
     """Store the bytes behind an upload URL; the file is `uploaded` when this returns."""
-    if len(content) > platform.settings.upload_max_bytes:
+    if len(content) > platform.settings.builds.upload_max_bytes:
         raise errors.PayloadTooLarge(
             f"The upload is {len(content)} bytes; the limit is "
-            f"{platform.settings.upload_max_bytes} (FNHOST_UPLOAD_MAX_BYTES)"
+            f"{platform.settings.builds.upload_max_bytes} (FNHOST_UPLOAD_MAX_BYTES)"
         )
     async with platform.db.read() as session:
         known = await files_store.get_by_upload_key(session, upload_key=upload_key) is not None

@@ -54,17 +54,17 @@ def to_read(row: Function) -> FunctionRead:
 
 def _check_resources(platform: Platform, body: FunctionCreate) -> tuple[float, float, str]:
     settings = platform.settings
-    cpu = body.cpu if body.cpu is not None else settings.function_cpu_default
-    memory = body.memory if body.memory is not None else settings.function_memory_default_gb
-    runtime = body.runtime or settings.default_runtime
-    if cpu > settings.function_cpu_max:
+    cpu = body.cpu if body.cpu is not None else settings.calls.function_cpu_default
+    memory = body.memory if body.memory is not None else settings.calls.function_memory_default_gb
+    runtime = body.runtime or settings.builds.default_runtime
+    if cpu > settings.calls.function_cpu_max:
         raise errors.InvalidInput(
-            f"cpu {cpu} is above this server's maximum of {settings.function_cpu_max} cores"
+            f"cpu {cpu} is above this server's maximum of {settings.calls.function_cpu_max} cores"
         )
-    if memory > settings.function_memory_max_gb:
+    if memory > settings.calls.function_memory_max_gb:
         raise errors.InvalidInput(
             f"memory {memory} GB is above this server's maximum of "
-            f"{settings.function_memory_max_gb} GB"
+            f"{settings.calls.function_memory_max_gb} GB"
         )
     if runtime not in platform.runtimes:
         available = ", ".join(sorted(platform.runtimes)) or "none"
@@ -204,17 +204,19 @@ async def delete(
 def limits(platform: Platform) -> Limits:
     settings = platform.settings
     return Limits(
-        timeout_minutes=math.ceil(settings.call_timeout_seconds / 60),
+        timeout_minutes=math.ceil(settings.calls.call_timeout_seconds / 60),
         cpu_cores=Range(
-            min=0.1, max=settings.function_cpu_max, default=settings.function_cpu_default
+            min=0.1,
+            max=settings.calls.function_cpu_max,
+            default=settings.calls.function_cpu_default,
         ),
         memory_gb=Range(
             min=0.1,
-            max=settings.function_memory_max_gb,
-            default=settings.function_memory_default_gb,
+            max=settings.calls.function_memory_max_gb,
+            default=settings.calls.function_memory_default_gb,
         ),
         runtimes=sorted(platform.runtimes),
-        response_size_mb=settings.response_max_mb,
+        response_size_mb=settings.calls.response_max_mb,
     )
 
 

@@ -25,7 +25,7 @@ class Pruned:
 
 async def prune(platform: Platform, *, now: datetime) -> Pruned:
     """Delete the calls that ended, and the sessions that expired, before the retention."""
-    days = platform.settings.call_retention_days
+    days = platform.settings.retention.call_retention_days
     if days == 0:
         return Pruned(calls=0, sessions=0)
     cutoff = clock.to_ms(now - timedelta(days=days))

@@ -102,7 +102,7 @@ async def create(
             raise errors.InvalidInput(
                 f"Client {body.client_id!r} has no access to project {project!r}"
             )
-    ttl = timedelta(hours=platform.settings.session_ttl_hours)
+    ttl = timedelta(hours=platform.settings.identity.session_ttl_hours)
     row, nonce = await platform.db.run_write(
         lambda connection: capture(
             connection,

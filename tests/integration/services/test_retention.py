@@ -9,6 +9,7 @@ from sqlalchemy import Connection, func, select
 
 from fnhost import clock
 from fnhost.services import retention
+from fnhost.settings import Settings
 from fnhost.store import calls as calls_store
 from fnhost.store import sessions as sessions_store
 from tests.integration.apps import InProcess, in_process, ready_function
@@ -99,7 +100,8 @@ async def test_deletes_go_in_batches_and_zero_days_keeps_everything(
 
         assert await retention.prune(app.platform, now=clock.now()) == retention.Pruned(0, 0)
 
-        monkeypatch.setattr(app.platform.settings, "call_retention_days", 1)
+        one_day = Settings.load(data_dir=tmp_path / "data", call_retention_days=1)
+        monkeypatch.setattr(app.platform, "settings", one_day)
         monkeypatch.setattr(retention, "BATCH", 2)
         pruned = await retention.prune(app.platform, now=clock.now())
         assert pruned.calls == 3

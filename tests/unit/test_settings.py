@@ -1,0 +1,51 @@
+"""Settings are grouped by concern, yet each is still read from its own FNHOST_ variable."""
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from fnhost.settings import Settings
+
+
+def test_settings_read_their_variables_into_groups(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("FNHOST_CALL_TIMEOUT_SECONDS", "42")
+    monkeypatch.setenv("FNHOST_SANDBOX", "none")
+    monkeypatch.setenv("FNHOST_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("FNHOST_CALL_RETENTION_DAYS", "90")
+
+    settings = Settings.load()
+
+    assert settings.calls.call_timeout_seconds == 42
+    assert settings.sandbox.sandbox == "none"
+    assert settings.retention.call_retention_days == 90
+    assert settings.database_url == f"sqlite:///{tmp_path / 'fnhost.db'}"
+    assert settings.environments_dir == tmp_path / "environments"
+
+
+def test_overrides_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FNHOST_PORT", "9000")
+
+    assert Settings.load(port=9001, host="0.0.0.0").server.port == 9001
+    assert Settings.load(port=9001, host="0.0.0.0").public_url == "http://127.0.0.1:9001"
+
+
+def test_unknown_override_is_refused() -> None:
+    with pytest.raises(TypeError, match="unknown settings: no_such_setting"):
+        Settings.load(no_such_setting=1)
+
+
+def test_invalid_value_is_refused_naming_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FNHOST_MAX_CONCURRENT_CALLS", "0")
+
+    with pytest.raises(ValidationError, match="max_concurrent_calls"):
+        Settings.load()
+
+
+def test_settings_cannot_change_once_built() -> None:
+    settings = Settings.load()
+
+    with pytest.raises(ValidationError):
+        settings.calls.call_timeout_seconds = 1  # type: ignore[misc]
