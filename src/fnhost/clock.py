@@ -16,3 +16,8 @@ def to_ms(at: datetime) -> int:
 def from_ms(ms: int) -> datetime:
     """The inverse of `to_ms`."""
     return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def now_ms() -> int:
+    """The current time in epoch milliseconds."""
+    return to_ms(now())

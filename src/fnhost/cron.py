@@ -58,16 +58,6 @@ def last_fire(expression: str, *, after: datetime, until: datetime) -> datetime 
     return latest if latest > after else None
 
 
-def fire_times(expression: str, *, after: datetime, until: datetime) -> list[datetime]:
-    """Every tick in (`after`, `until`], oldest first."""
-    times = []
-    for tick in CronSim(expression, after.astimezone(UTC)):
-        if tick > until:
-            break
-        times.append(tick)
-    return times
-
-
 def describe(expression: str) -> str:
     """A person's reading of the expression, e.g. "Every 5 minutes" (times are UTC)."""
     options = Options()

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from fnhost import timings
 from fnhost.settings import Settings
 
 CODE_MOUNT = "/function"
@@ -26,7 +27,6 @@ RUNTIME_MOUNT = "/fnhost-runtime"
 SANDBOX_TMP = "/tmp"
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 SYSTEM_DIRS = ("usr", "etc", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
-PROBE_SECONDS = 20
 MB = 1024 * 1024
 GB = 1024 * MB
 
@@ -131,6 +131,11 @@ class Launch:
     home: str
     cwd: str  # the host directory to start in (bubblewrap changes to the code itself)
     wrapped: bool  # started through bubblewrap
+
+    @property
+    def handler(self) -> str:
+        """runtime/handler.py as the process sees it (the deploy-time check runs it)."""
+        return str(Path(self.zygote).with_name("handler.py"))
 
     def returncode(self, code: int) -> int:
         """The process's own returncode, as subprocess gives it (-N: killed by signal N).
@@ -288,7 +293,7 @@ def _probe(isolation: Isolation) -> str | None:
             command,
             capture_output=True,
             text=True,
-            timeout=PROBE_SECONDS,
+            timeout=timings.SANDBOX_PROBE_SECONDS,
             check=False,
             env={"PATH": "/usr/local/bin:/usr/bin:/bin"},
             start_new_session=True,

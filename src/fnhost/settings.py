@@ -37,7 +37,8 @@ class ServerSettings(_Group):
     database_url: str | None = Field(
         None,
         description="SQLAlchemy URL of the database. Unset: a SQLite file in the data directory. "
-        "SQLite URLs run on fnhost's inline driver whatever driver they name.",
+        "SQLite URLs run on Python's sqlite3 on the event loop's thread, whatever driver they "
+        "name.",
     )
     sqlite_lock_wait_seconds: float = Field(
         30.0,

@@ -12,10 +12,11 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from fnhost.api.app import create_app
 from fnhost.cli.platform import open_platform
+from fnhost.lifecycle import FunctionStatus
 from fnhost.services import tokens as tokens_service
 from fnhost.services.platform import Platform
 from fnhost.settings import Settings
@@ -36,11 +37,14 @@ class InProcess:
 
     async def snapshot(self) -> dict[str, list[Any]]:
         """Every row of every table: equal snapshots mean nothing changed."""
-        async with self.platform.db.read() as session:
+
+        def read(connection: Connection) -> dict[str, list[Any]]:
             return {
-                table.name: [tuple(row) for row in (await session.execute(select(table))).all()]
+                table.name: [tuple(row) for row in connection.execute(select(table))]
                 for table in Base.metadata.sorted_tables
             }
+
+        return await self.platform.db.run_read(read)
 
 
 @asynccontextmanager
@@ -87,8 +91,14 @@ async def ready_function(app: InProcess, project: str, **fields: Any) -> int:
         json={"items": [{"name": "f", "fileId": file_id, **fields}]},
     )
     function_id = int(created.json()["items"][0]["id"])
-    async with app.platform.db.write() as session:
-        row = await functions_store.get(session, project=project, function_id=function_id)
-        assert row is not None
-        row.status, row.environment = "Ready", "/nonexistent/python"
+    ready = await app.platform.db.run_write(
+        lambda tx: functions_store.transition(
+            tx,
+            function_id=function_id,
+            from_status=FunctionStatus.QUEUED,
+            status=FunctionStatus.READY,
+            environment="/nonexistent/python",
+        )
+    )
+    assert ready is not None
     return function_id

@@ -40,26 +40,6 @@ def test_next_fire_evaluates_in_utc_whatever_the_zone_of_after() -> None:
     assert cron.next_fire("0 12 * * *", after=oslo_noon).tzinfo == UTC
 
 
-def test_fire_times_lists_ticks_in_the_half_open_range() -> None:
-    ticks = cron.fire_times(
-        "*/20 * * * *", after=at("2026-03-01T12:00:00"), until=at("2026-03-01T13:00:00")
-    )
-    assert ticks == [
-        at("2026-03-01T12:20:00"),
-        at("2026-03-01T12:40:00"),
-        at("2026-03-01T13:00:00"),
-    ]
-
-
-def test_fire_times_is_empty_when_no_tick_falls_in_range() -> None:
-    assert (
-        cron.fire_times(
-            "0 0 1 1 *", after=at("2026-03-01T00:00:00"), until=at("2026-12-31T23:59:00")
-        )
-        == []
-    )
-
-
 def test_last_fire_includes_until_and_excludes_after() -> None:
     assert cron.last_fire(
         "*/5 * * * *", after=at("2026-03-01T11:00:00"), until=at("2026-03-01T12:00:00")

@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 
 from fnhost import errors
 from fnhost.auth.principal import Principal
-from fnhost.services import tokens as tokens_service
+from fnhost.services import identity
 from fnhost.services.platform import Platform
 
 
@@ -35,7 +35,7 @@ def bearer_token(request: Request) -> str | None:
 
 
 async def get_principal(request: Request) -> Principal:
-    return await tokens_service.authenticate(_platform(request), bearer_token(request))
+    return await identity.authenticate(_platform(request), bearer_token(request))
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

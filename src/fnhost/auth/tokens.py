@@ -3,10 +3,9 @@
 import hashlib
 import secrets
 
-from sqlalchemy import Connection
-
 from fnhost.auth.principal import Principal
 from fnhost.store import tokens as tokens_store
+from fnhost.store.engine import Tx
 
 # cognite-toolkit pastes client ids and secrets unquoted into YAML: only characters that YAML
 # reads as plain text, starting with a letter so no value is mistaken for a number or a tag.
@@ -36,9 +35,9 @@ def looks_like_jwt(token: str) -> bool:
     return token.count(".") == 2
 
 
-def resolve(connection: Connection, token: str, *, now_ms: int) -> Principal | None:
+def resolve(tx: Tx, token: str, *, now_ms: int) -> Principal | None:
     """The principal behind `token`, or None when it is unknown, revoked or expired."""
-    row = tokens_store.by_hash(connection, token_hash=digest(token))
+    row = tokens_store.by_hash(tx, token_hash=digest(token))
     if row is None or row.revoked:
         return None
     if row.expires_time is not None and row.expires_time <= now_ms:

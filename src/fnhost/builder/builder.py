@@ -11,30 +11,17 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from fnhost import clock
+from fnhost import clock, timings
 from fnhost.builder import unpack, validate
 from fnhost.builder.environments import Environments, name_of
 from fnhost.builder.errors import BuildFailed
+from fnhost.runtime import handler
 from fnhost.sandbox import Launch, Limits, Sandbox
 from fnhost.services import deployments
 from fnhost.services.deployments import BuildJob
 from fnhost.services.platform import Platform
 
 logger = logging.getLogger(__name__)
-
-POLL_SECONDS = 5.0
-IMPORT_CHECK = """
-import importlib, sys, traceback
-sys.path.insert(0, sys.argv[1])
-try:
-    module = importlib.import_module(sys.argv[2])
-except BaseException as error:
-    # From the user's module down: this check's own frame is noise.
-    traceback.print_exception(type(error), error, error.__traceback__.tb_next)
-    sys.exit(3)
-if not callable(getattr(module, "handle", None)):
-    sys.exit(4)
-"""
 
 
 class Builder:
@@ -65,7 +52,7 @@ class Builder:
                 await self._remove_deleted()
                 await self._collect_environments()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), POLL_SECONDS)
+                    await asyncio.wait_for(self._wakeup.wait(), timings.BUILDER_POLL_SECONDS)
         finally:
             for task in self._tasks:
                 task.cancel()
@@ -216,14 +203,12 @@ class Builder:
             await self._check_import(launch, function_path)
 
     async def _check_import(self, launch: Launch, function_path: str) -> None:
-        module = function_path[: -len(".py")].replace("/", ".")
         process = await asyncio.create_subprocess_exec(
             *launch.prefix,
             "-I",
-            "-c",
-            IMPORT_CHECK,
+            launch.handler,
             launch.code_dir,
-            module,
+            function_path,
             cwd=launch.cwd,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
@@ -249,7 +234,7 @@ class Builder:
                 os.killpg(process.pid, signal.SIGKILL)
             await process.wait()
         output = out.decode(errors="replace")
-        if process.returncode == 4:
+        if process.returncode == handler.CHECK_NO_HANDLE:
             raise BuildFailed(f"{function_path} defines no callable 'handle'")
         if process.returncode != 0:
             last = output.strip().splitlines()[-1] if output.strip() else "import failed"

@@ -4,8 +4,7 @@ import ast
 from pathlib import Path
 
 from fnhost.builder.errors import BuildFailed
-
-ALLOWED_PARAMETERS = ("data", "client", "secrets", "function_call_info")
+from fnhost.runtime.handler import PARAMETERS
 
 
 def find_code_root(unpacked: Path, function_path: str) -> Path:
@@ -52,9 +51,9 @@ def check_handle(source_file: Path, function_path: str) -> None:
     if isinstance(handle, ast.FunctionDef):
         arguments = handle.args
         names = [a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)]
-        wrong = [name for name in names if name not in ALLOWED_PARAMETERS]
+        wrong = [name for name in names if name not in PARAMETERS]
         if wrong:
             raise BuildFailed(
                 f"'handle' has parameter(s) {', '.join(wrong)}; it may only take "
-                f"{', '.join(ALLOWED_PARAMETERS)}"
+                f"{', '.join(PARAMETERS)}"
             )

@@ -12,9 +12,9 @@ from fnhost.auth import oidc_config
 from fnhost.auth.oidc import OidcTimings, OidcVerifier
 from fnhost.auth.secrets_box import SecretsBox
 from fnhost.blobs import BlobStore
+from fnhost.sandbox import Isolation
 from fnhost.services.platform import Platform
 from fnhost.settings import Settings
-from fnhost.store import migrate
 from fnhost.store.engine import Database
 
 DataDirOption = Annotated[
@@ -49,7 +49,10 @@ def oidc_verifier(settings: Settings) -> OidcVerifier | None:
 
 @asynccontextmanager
 async def open_platform(
-    settings: Settings, *, runtimes: Mapping[str, str] | None = None
+    settings: Settings,
+    *,
+    runtimes: Mapping[str, str] | None = None,
+    isolation: Isolation | None = None,
 ) -> AsyncIterator[Platform]:
     """The data directory (created 0700), its migrated database, keys and blobs."""
     layout = settings.layout
@@ -61,7 +64,7 @@ async def open_platform(
         sqlite_lock_wait_seconds=settings.server.sqlite_lock_wait_seconds,
     )
     try:
-        await migrate.upgrade(db.engine)
+        await db.migrate()
         yield Platform(
             settings=settings,
             db=db,
@@ -69,6 +72,7 @@ async def open_platform(
             secrets_box=SecretsBox.from_settings(settings.identity.secret_key, layout.secret_key),
             runtimes=runtimes or {},
             oidc=verifier,
+            isolation=isolation,
         )
     finally:
         await db.dispose()

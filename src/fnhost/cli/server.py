@@ -63,8 +63,7 @@ async def embedded(settings: Settings) -> AsyncIterator[Server]:
         logger.warning("function isolation: %s", isolation.summary())
     else:
         logger.info("function isolation: %s", isolation.summary())
-    async with open_platform(settings, runtimes=versions) as platform:
-        platform.isolation = isolation
+    async with open_platform(settings, runtimes=versions, isolation=isolation) as platform:
         environments_dir = settings.environments_dir
         calls_sandbox = sandbox.Sandbox(
             isolation,
@@ -82,12 +81,8 @@ async def embedded(settings: Settings) -> AsyncIterator[Server]:
             build_timeout_seconds=settings.builds.environment_build_timeout_seconds,
         )
         builder = Builder(platform, environments, calls_sandbox)
-        platform.wake_dispatcher = dispatcher.wake
-        platform.call_starter = dispatcher
-        platform.function_ready = dispatcher.function_ready
         scheduler = Scheduler(platform)
-        platform.wake_builder = builder.wake
-        platform.wake_scheduler = scheduler.wake
+        platform.notifier.connect(dispatcher=dispatcher, builder=builder, scheduler=scheduler)
         retention = Retention(platform)
         app = create_app(
             platform, background=[dispatcher.run, builder.run, scheduler.run, retention.run]

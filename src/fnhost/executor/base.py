@@ -1,16 +1,17 @@
-"""The interface between the dispatcher and whatever runs calls (local processes, Ray)."""
+"""The interface between the dispatcher and whatever runs calls (local processes today)."""
 
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from fnhost.services.dispatch import CallJob, FunctionSpec, Outcome
+from fnhost.lifecycle import CallEnd
+from fnhost.services.jobs import CallJob, FunctionSpec
 
 # Receives each log line of a running call: (epoch ms, text).
 LogSink = Callable[[int, str], None]
 
 
 class Executor(Protocol):
-    async def run(self, job: CallJob, log: LogSink) -> Outcome:
+    async def run(self, job: CallJob, log: LogSink) -> CallEnd:
         """Run one call to its end and describe how it ended. Never raises for user errors."""
         ...
 

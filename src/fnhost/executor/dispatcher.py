@@ -8,17 +8,16 @@ import asyncio
 import logging
 import uuid
 
+from fnhost import clock, timings
 from fnhost.executor.base import Executor
 from fnhost.executor.logs import CallLogBuffer
+from fnhost.lifecycle import CallEnd
 from fnhost.services import dispatch as dispatch_service
-from fnhost.services.dispatch import CallJob, Outcome
+from fnhost.services import endings
+from fnhost.services.jobs import CallJob
 from fnhost.services.platform import Platform
 
 logger = logging.getLogger(__name__)
-
-# How soon calls queued by another process (a replica's scheduler) are found; this process's
-# own queued calls wake the dispatcher at once.
-POLL_SECONDS = 1.0
 
 
 class Dispatcher:
@@ -87,7 +86,7 @@ class Dispatcher:
                 if not self._queue_empty:
                     await self._dispatch_free_slots()
                 try:
-                    await asyncio.wait_for(self._wakeup.wait(), POLL_SECONDS)
+                    await asyncio.wait_for(self._wakeup.wait(), timings.DISPATCHER_POLL_SECONDS)
                 except TimeoutError:
                     # Calls queued by other processes wake nobody here: look for them now.
                     self._queue_empty = False
@@ -100,7 +99,7 @@ class Dispatcher:
     async def _beat(self) -> None:
         """Prove liveness, and end the calls of dispatchers that died (another replica's)."""
         while True:
-            await asyncio.sleep(dispatch_service.HEARTBEAT_SECONDS)
+            await asyncio.sleep(timings.DISPATCHER_HEARTBEAT_SECONDS)
             try:
                 await dispatch_service.heartbeat(self._platform, claimant=self._claimant)
                 await dispatch_service.recover(self._platform)
@@ -136,21 +135,20 @@ class Dispatcher:
         async def store(lines: list[tuple[int, str]]) -> None:
             await dispatch_service.append_logs(self._platform, call_id=job.call_id, lines=lines)
 
+        calls = self._platform.settings.calls
         logs = CallLogBuffer(
-            store,
-            max_bytes=self._platform.settings.calls.call_log_max_bytes,
-            max_line_chars=self._platform.settings.calls.log_line_max_chars,
+            store, max_bytes=calls.call_log_max_bytes, max_line_chars=calls.log_line_max_chars
         )
         try:
-            outcome = await self._executor.run(job, logs.add)
+            end = await self._executor.run(job, logs.add)
         except asyncio.CancelledError:
             await logs.close()
             raise
         except Exception as error:
             logger.exception("executor failed", extra={"action": "executor_failed"})
-            outcome = Outcome("failed", error_message=f"fnhost could not run the call: {error}")
+            end = CallEnd.failed(f"fnhost could not run the call: {error}", at=clock.now_ms())
         await logs.close()
-        await dispatch_service.finish(self._platform, call_id=job.call_id, outcome=outcome)
+        await endings.end(self._platform, call_ids=[job.call_id], end=end)
 
     async def _stop(self) -> None:
         for task in self._running:

@@ -7,18 +7,15 @@ import json
 import signal
 from collections.abc import Awaitable
 
+from fnhost import clock, timings
 from fnhost.executor.base import LogSink
 from fnhost.executor.instance import InstanceFailed
 from fnhost.executor.pipes import READ_CHUNK, CallPipes
 from fnhost.executor.pool import InstancePool, Warm
+from fnhost.lifecycle import CallEnd
 from fnhost.sandbox import Limits, Sandbox
-from fnhost.services.dispatch import CallJob, FunctionSpec, Outcome
+from fnhost.services.jobs import CallJob, FunctionSpec
 from fnhost.settings import Settings
-
-# How long the pipes may stay open after the call ended (a grandchild may hold them).
-DRAIN_SECONDS = 2.0
-# How long a killed call may take to be reported dead before its instance is stopped.
-KILL_GRACE_SECONDS = 5.0
 
 
 def describe_death(returncode: int) -> str:
@@ -65,15 +62,15 @@ class LocalExecutor:
         if self._reaper is None:
             self._reaper = asyncio.create_task(self._pool.reap())
 
-    async def run(self, job: CallJob, log: LogSink) -> Outcome:
+    async def run(self, job: CallJob, log: LogSink) -> CallEnd:
         self._ensure_reaper()
         try:
             warm = await self._pool.get(job.function)
         except InstanceFailed as failure:
-            return Outcome(
-                "failed",
-                error_message=f"The function could not start: {failure.message}",
-                error_trace=failure.trace,
+            return CallEnd.failed(
+                f"The function could not start: {failure.message}",
+                trace=failure.trace,
+                at=clock.now_ms(),
             )
         try:
             return await self._run(job, log, warm)
@@ -92,7 +89,7 @@ class LocalExecutor:
         }
         return json.dumps(request).encode()
 
-    async def _run(self, job: CallJob, log: LogSink, warm: Warm) -> Outcome:
+    async def _run(self, job: CallJob, log: LogSink, warm: Warm) -> CallEnd:
         pipes = CallPipes(
             self._request(job),
             log,
@@ -104,7 +101,7 @@ class LocalExecutor:
             try:
                 exited = warm.instance.fork(job.call_id, pipes.theirs)
             except InstanceFailed as failure:
-                return Outcome("failed", error_message=failure.message, error_trace="")
+                return CallEnd.failed(failure.message, at=clock.now_ms())
             finally:
                 pipes.release_theirs()
             return await self._follow(job, warm, exited, pipes)
@@ -113,22 +110,21 @@ class LocalExecutor:
 
     async def _follow(
         self, job: CallJob, warm: Warm, exited: asyncio.Future[int], pipes: CallPipes
-    ) -> Outcome:
+    ) -> CallEnd:
         """Wait for the call's end (killing it at its deadline) and describe it."""
         try:
             async with asyncio.timeout(job.timeout_seconds):
                 await _ended(exited, pipes.result)
         except TimeoutError:
             await self._kill(warm, job.call_id, exited)
-            return Outcome(
-                "timeout",
-                error_message=f"The call exceeded the time limit of {job.timeout_seconds} "
+            return CallEnd.timed_out(
+                f"The call exceeded the time limit of {job.timeout_seconds} "
                 "seconds (FNHOST_CALL_TIMEOUT_SECONDS) and was stopped",
-                error_trace="",
+                at=clock.now_ms(),
             )
         finally:
             # Let the pipes run dry, briefly: a grandchild may hold one open.
-            await asyncio.wait((pipes.drained,), timeout=DRAIN_SECONDS)
+            await asyncio.wait((pipes.drained,), timeout=timings.CALL_DRAIN_SECONDS)
         raw = pipes.result.result() if pipes.result.done() else b""
         returncode: int | None = None
         lost = "The function's instance stopped during the call"  # unless it says more
@@ -138,36 +134,36 @@ class LocalExecutor:
             else:
                 returncode = exited.result()
         if returncode is None and not raw:
-            return Outcome("failed", error_message=lost, error_trace="")
+            return CallEnd.failed(lost, at=clock.now_ms())
         return self._outcome(raw, returncode or 0, warm.limits)
 
     async def _kill(self, warm: Warm, call_id: int, exited: Awaitable[int]) -> None:
         """Kill a call; if its instance does not confirm in time, stop the whole instance."""
         warm.instance.kill(call_id)
         try:
-            await asyncio.wait_for(exited, KILL_GRACE_SECONDS)
+            await asyncio.wait_for(exited, timings.CALL_KILL_GRACE_SECONDS)
         except (TimeoutError, InstanceFailed):
             await warm.instance.close()
 
-    def _outcome(self, raw: bytes, returncode: int, limits: Limits) -> Outcome:
+    def _outcome(self, raw: bytes, returncode: int, limits: Limits) -> CallEnd:
+        now = clock.now_ms()
         if not raw:
-            return Outcome("failed", error_message=describe_death(returncode), error_trace="")
+            return CallEnd.failed(describe_death(returncode), at=now)
         try:
             result = json.loads(raw)
         except ValueError:
-            return Outcome(
-                "failed",
-                error_message="The function's response could not be read: it is larger than "
+            return CallEnd.failed(
+                "The function's response could not be read: it is larger than "
                 f"{self._settings.calls.response_max_mb} MB (FNHOST_RESPONSE_MAX_MB) or corrupt",
-                error_trace="",
+                at=now,
             )
         if result.get("state") == "completed":
-            return Outcome("completed", response=result["response"])
+            return CallEnd.completed(result["response"], at=now)
         message = result.get("message", "failed")
         if limit := result.get("limit"):
             tmp_limited = self._sandbox.isolation.kind == "bwrap"
             message = f"The call {limits.describe(limit, tmp_limited=tmp_limited)}: {message}"
-        return Outcome("failed", error_message=message, error_trace=result.get("trace", ""))
+        return CallEnd.failed(message, trace=result.get("trace", ""), at=now)
 
     async def close(self) -> None:
         if self._reaper is not None:

@@ -4,11 +4,10 @@ import asyncio
 import contextlib
 import logging
 
+from fnhost import timings
 from fnhost.executor.base import Flush
 
 logger = logging.getLogger(__name__)
-
-FLUSH_INTERVAL_SECONDS = 0.2
 
 
 class CallLogBuffer:
@@ -58,7 +57,7 @@ class CallLogBuffer:
             await self._write()
             # Let lines gather into one batch for a moment, unless the call ends meanwhile.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), FLUSH_INTERVAL_SECONDS)
+                await asyncio.wait_for(self._stop.wait(), timings.CALL_LOG_FLUSH_SECONDS)
 
     async def _write(self) -> None:
         if not self._pending:

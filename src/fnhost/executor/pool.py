@@ -10,15 +10,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from fnhost import clock
+from fnhost import clock, timings
 from fnhost.executor.instance import Instance, InstanceFailed
 from fnhost.sandbox import Launch, Limits, Sandbox
-from fnhost.services.dispatch import FunctionSpec
+from fnhost.services.jobs import FunctionSpec
 from fnhost.settings import Settings
 
 logger = logging.getLogger(__name__)
-
-REAP_SECONDS = 5.0
 
 
 def instance_environment(spec: FunctionSpec, home: str) -> dict[str, str]:
@@ -141,7 +139,7 @@ class InstancePool:
         """Stop idle instances, until cancelled."""
         idle_for = timedelta(seconds=self._settings.calls.instance_idle_seconds)
         while True:
-            await asyncio.sleep(REAP_SECONDS)
+            await asyncio.sleep(timings.INSTANCE_REAP_SECONDS)
             now = clock.now()
             for key, warm in list(self._warm.items()):
                 stale = not warm.instance.running and now - warm.instance.last_used > idle_for

@@ -79,13 +79,19 @@ def _make_client(request: dict[str, Any]) -> Any:
     )
 
 
-# What each argument a handler may take is, made from the call's request.
+# The handler's contract: the parameters `handle` may take (by name, any of them), and what
+# each is, made from the call's request. The builder checks handlers against it at deploy time.
 ARGUMENTS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "data": lambda request: request.get("data"),
     "secrets": lambda request: request.get("secrets") or {},
     "function_call_info": lambda request: request["call_info"],
     "client": _make_client,
 }
+PARAMETERS = tuple(ARGUMENTS)
+
+
+class NoHandle(TypeError):
+    """The handler module defines no callable `handle`."""
 
 
 def _arguments(handle: Callable[..., Any]) -> tuple[str, ...]:
@@ -101,19 +107,20 @@ class Handler(NamedTuple):
     arguments: tuple[str, ...] | None
 
 
-def load(code_dir: str, function_path: str) -> Handler:
-    """Import the handler module from `code_dir` (the working directory of every call)."""
+def load(code_dir: str, function_path: str, *, preload_client: bool = True) -> Handler:
+    """Import the handler module from `code_dir` (the working directory of every call), and
+    with `preload_client`, cognite-sdk too when `handle` takes `client`."""
     os.chdir(code_dir)
     sys.path.insert(0, code_dir)
     module = importlib.import_module(_module_name(function_path))
     handle = getattr(module, "handle", None)
     if not callable(handle):
-        raise TypeError(f"{function_path} defines no callable 'handle'")
+        raise NoHandle(f"{function_path} defines no callable 'handle'")
     try:
         arguments: tuple[str, ...] | None = _arguments(handle)
     except (TypeError, ValueError):
         arguments = None
-    if arguments is not None and "client" in arguments:
+    if preload_client and arguments is not None and "client" in arguments:
         # Paid once per instance instead of once per call.
         with contextlib.suppress(ImportError):
             import cognite.client  # noqa: F401
@@ -200,3 +207,26 @@ def serve_call(handler: Handler, result_fd: int) -> None:
     # Skip interpreter teardown: leftover threads or atexit hooks of user code must not keep
     # a finished call alive.
     os._exit(0)
+
+
+# Exit codes of the deploy-time check.
+CHECK_IMPORT_FAILED = 3
+CHECK_NO_HANDLE = 4
+
+
+def check(code_dir: str, function_path: str) -> int:
+    """The deploy-time check, run in the function's environment: import the handler as a call
+    would (the traceback of a failure on stderr); the process's exit code."""
+    try:
+        load(code_dir, function_path, preload_client=False)
+    except NoHandle as error:
+        sys.stderr.write(f"{error}\n")
+        return CHECK_NO_HANDLE
+    except BaseException as error:  # every failure of user code at import
+        sys.stderr.write(user_trace(error))
+        return CHECK_IMPORT_FAILED
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(check(sys.argv[1], sys.argv[2]))

@@ -6,14 +6,11 @@ Every server runs one; the deletes are the same whoever runs them.
 import asyncio
 import logging
 
-from fnhost import clock
+from fnhost import clock, timings
 from fnhost.services import retention as retention_service
 from fnhost.services.platform import Platform
 
 logger = logging.getLogger(__name__)
-
-# Retention is counted in days: pruning every ten minutes keeps each pass small.
-PRUNE_EVERY_SECONDS = 600.0
 
 
 class Retention:
@@ -21,7 +18,7 @@ class Retention:
         self._platform = platform
 
     async def run(self) -> None:
-        """Prune now, then every PRUNE_EVERY_SECONDS, until cancelled."""
+        """Prune now, then every RETENTION_PRUNE_SECONDS, until cancelled."""
         while True:
             try:
                 pruned = await retention_service.prune(self._platform, now=clock.now())
@@ -35,4 +32,4 @@ class Retention:
                         pruned.sessions,
                         extra={"action": "pruned"},
                     )
-            await asyncio.sleep(PRUNE_EVERY_SECONDS)
+            await asyncio.sleep(timings.RETENTION_PRUNE_SECONDS)

@@ -1,12 +1,11 @@
 """Function call wire models (spec F7-F13)."""
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
+from fnhost.lifecycle import CallStatus
 from fnhost.schemas.common import MAX_ID, TimeRange, WireModel
-
-CallStatus = Literal["Running", "Completed", "Failed", "Timeout"]
 
 
 class CallCreate(WireModel):

@@ -5,9 +5,8 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from fnhost.lifecycle import FunctionStatus
 from fnhost.schemas.common import MAX_ID, TimeRange, WireModel
-
-FunctionStatus = Literal["Queued", "Deploying", "Ready", "Failed"]
 
 SECRET_KEY = re.compile(r"^[a-z0-9-]{1,15}$")
 ENV_VAR_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -5,17 +5,8 @@ dispatcher process) simply times out and answers with what the database says.
 """
 
 import asyncio
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class CallEnd:
-    """How a call ended, as recorded: enough to answer without reading the call again."""
-
-    state: str
-    end_time: int
-    error_message: str | None
-    error_trace: str | None
+from fnhost.lifecycle import CallEnd
 
 
 class CallEvents:

@@ -2,12 +2,15 @@
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 
 from fnhost import clock
-from fnhost.services import dispatch as dispatch_service
+from fnhost.lifecycle import FunctionStatus
+from fnhost.services import endings
 from fnhost.services.platform import Platform
 from fnhost.store import calls as calls_store
 from fnhost.store import functions as functions_store
+from fnhost.store.engine import Tx
 
 logger = logging.getLogger(__name__)
 
@@ -24,85 +27,96 @@ class BuildJob:
 
 async def pending(platform: Platform) -> list[int]:
     """Functions waiting for a build."""
-    async with platform.db.read() as session:
-        return await functions_store.ids_in_status(session, statuses=["Queued"])
+    statuses = [FunctionStatus.QUEUED]
+    return await platform.db.run_read(partial(functions_store.ids_in_status, statuses=statuses))
 
 
 async def existing_ids(platform: Platform) -> set[int]:
-    async with platform.db.read() as session:
-        return set(
-            await functions_store.ids_in_status(
-                session, statuses=["Queued", "Deploying", "Ready", "Failed"]
-            )
-        )
+    statuses = list(FunctionStatus)
+    found = await platform.db.run_read(partial(functions_store.ids_in_status, statuses=statuses))
+    return set(found)
 
 
 async def environments_in_use(platform: Platform) -> set[str]:
     """The interpreter paths of the environments functions are deployed with."""
-    async with platform.db.read() as session:
-        return set(await functions_store.environments_in_use(session))
+    return set(await platform.db.run_read(functions_store.environments_in_use))
 
 
 async def requeue_interrupted(platform: Platform) -> None:
     """Builds cut short by a stop start again from the beginning."""
-    async with platform.db.write() as session:
-        for function_id in await functions_store.ids_in_status(session, statuses=["Deploying"]):
-            await functions_store.transition(
-                session, function_id=function_id, from_status="Deploying", status="Queued"
+
+    def unit(tx: Tx) -> None:
+        deploying = [FunctionStatus.DEPLOYING]
+        for function_id in functions_store.ids_in_status(tx, statuses=deploying):
+            functions_store.transition(
+                tx,
+                function_id=function_id,
+                from_status=FunctionStatus.DEPLOYING,
+                status=FunctionStatus.QUEUED,
             )
+
+    await platform.db.run_write(unit)
 
 
 async def start(platform: Platform, *, function_id: int) -> BuildJob | None:
     """Move a Queued function to Deploying; None when another builder took it (or it is gone)."""
-    async with platform.db.write() as session:
-        if not await functions_store.transition(
-            session, function_id=function_id, from_status="Queued", status="Deploying"
-        ):
-            return None
-        row = await functions_store.get_by_id(session, function_id=function_id)
-        assert row is not None
-        return BuildJob(
-            function_id=row.id,
-            code_digest=row.code_digest,
-            function_path=row.function_path,
-            runtime=row.runtime,
-            index_url=row.index_url,
-            extra_index_urls=list(row.extra_index_urls or []),
+    function = await platform.db.run_write(
+        partial(
+            functions_store.transition,
+            function_id=function_id,
+            from_status=FunctionStatus.QUEUED,
+            status=FunctionStatus.DEPLOYING,
         )
+    )
+    if function is None:
+        return None
+    return BuildJob(
+        function_id=function.id,
+        code_digest=function.code_digest,
+        function_path=function.function_path,
+        runtime=function.runtime,
+        index_url=function.index_url,
+        extra_index_urls=list(function.extra_index_urls or []),
+    )
 
 
 async def succeed(
     platform: Platform, *, function_id: int, environment: str, runtime_version: str
 ) -> None:
-    async with platform.db.write() as session:
-        await functions_store.transition(
-            session,
+    await platform.db.run_write(
+        partial(
+            functions_store.transition,
             function_id=function_id,
-            from_status="Deploying",
-            status="Ready",
+            from_status=FunctionStatus.DEPLOYING,
+            status=FunctionStatus.READY,
             environment=environment,
             runtime_version=runtime_version,
         )
-    platform.function_ready(function_id)
-    platform.wake_dispatcher()
+    )
+    platform.notifier.function_ready(function_id)
 
 
 async def fail(platform: Platform, *, function_id: int, message: str, trace: str) -> None:
     """The deploy failed: so do the calls that were waiting for it, with its reason."""
-    async with platform.db.write() as session:
-        if await functions_store.transition(
-            session,
+
+    def unit(tx: Tx) -> endings.Ended | None:
+        function = functions_store.transition(
+            tx,
             function_id=function_id,
-            from_status="Deploying",
-            status="Failed",
+            from_status=FunctionStatus.DEPLOYING,
+            status=FunctionStatus.FAILED,
             error_message=message,
             error_trace=trace,
-        ):
-            await calls_store.end_queued(
-                session,
-                function_ids=[function_id],
-                **dispatch_service.failed_deploy(message, trace, at=clock.now()),
-            )
+        )
+        if function is None:
+            return None
+        waiting = calls_store.queued_of_functions(tx, function_ids=[function_id])
+        failed = endings.deploy_failed(function, at=clock.now_ms())
+        return endings.end_in(tx, call_ids=waiting, end=failed)
+
+    ended = await platform.db.run_write(unit)
+    if ended is not None:
+        endings.announce(platform, ended)
     logger.info(
         "deploy failed",
         extra={"action": "deploy_failed", "function_id": function_id, "reason": message},

@@ -4,6 +4,8 @@ import asyncio
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
+from functools import partial
 
 from fnhost import clock, errors
 from fnhost.schemas.common import Identifier
@@ -11,20 +13,29 @@ from fnhost.schemas.files import FileCreate, FileRead
 from fnhost.services import identifiers
 from fnhost.services.platform import Platform
 from fnhost.store import files as files_store
-from fnhost.store.tables import File
+from fnhost.store.engine import Tx
+from fnhost.store.files import FileRecord
 
 
-def to_read(row: File, *, upload_url: str | None = None) -> FileRead:
+@dataclass(frozen=True)
+class Download:
+    """The bytes behind a download link, and what they are."""
+
+    content: bytes
+    media_type: str
+
+
+def to_read(file: FileRecord, *, upload_url: str | None = None) -> FileRead:
     return FileRead.model_validate(
         {
-            **row.attributes,
-            "id": row.id,
-            "name": row.name,
-            "external_id": row.external_id,
-            "uploaded": row.uploaded,
-            "uploaded_time": row.uploaded_time,
-            "created_time": row.created_time,
-            "last_updated_time": row.last_updated_time,
+            **file.attributes,
+            "id": file.id,
+            "name": file.name,
+            "external_id": file.external_id,
+            "uploaded": file.uploaded,
+            "uploaded_time": file.uploaded_time,
+            "created_time": file.created_time,
+            "last_updated_time": file.last_updated_time,
             "upload_url": upload_url,
         }
     )
@@ -34,14 +45,15 @@ async def create(
     platform: Platform, *, project: str, body: FileCreate, overwrite: bool
 ) -> tuple[FileRead, str]:
     """Create (or, with `overwrite`, replace) a file entry; returns it and its upload key."""
-    now = clock.to_ms(clock.now())
+    now = clock.now_ms()
     attributes = body.model_dump(exclude={"name", "external_id"}, exclude_none=True)
     upload_key = secrets.token_urlsafe(32)
-    async with platform.db.write() as session:
+
+    def unit(tx: Tx) -> FileRecord:
         existing = None
         if body.external_id is not None:
-            existing = await files_store.get_by_external_id(
-                session, project=project, external_id=body.external_id
+            existing = files_store.get_by_external_id(
+                tx, project=project, external_id=body.external_id
             )
         if existing is not None and not overwrite:
             raise errors.Conflict(
@@ -51,100 +63,113 @@ async def create(
         if existing is not None:
             # Same id, new metadata, new upload URL; the old bytes stay wherever a
             # function snapshot refers to them.
-            existing.name = body.name
-            existing.attributes = attributes
-            existing.upload_key = upload_key
-            existing.blob_digest = None
-            existing.size = None
-            existing.uploaded = False
-            existing.uploaded_time = None
-            existing.last_updated_time = now
-            row = existing
-        else:
-            row = await files_store.insert(
-                session,
-                project=project,
-                external_id=body.external_id,
+            return files_store.update_one(
+                tx,
+                file_id=existing.id,
                 name=body.name,
                 attributes=attributes,
                 upload_key=upload_key,
+                blob_digest=None,
+                size=None,
                 uploaded=False,
-                created_time=now,
+                uploaded_time=None,
                 last_updated_time=now,
             )
-        await session.flush()
-        return to_read(row), upload_key
+        return files_store.insert_one(
+            tx,
+            project=project,
+            external_id=body.external_id,
+            name=body.name,
+            attributes=attributes,
+            upload_key=upload_key,
+            uploaded=False,
+            created_time=now,
+            last_updated_time=now,
+        )
+
+    return to_read(await platform.db.run_write(unit)), upload_key
 
 
 async def upload(platform: Platform, *, upload_key: str, content: bytes) -> None:
     """Store the bytes behind an upload URL; the file is `uploaded` when this returns."""
-    if len(content) > platform.settings.builds.upload_max_bytes:
+    limit = platform.settings.builds.upload_max_bytes
+    if len(content) > limit:
         raise errors.PayloadTooLarge(
-            f"The upload is {len(content)} bytes; the limit is "
-            f"{platform.settings.builds.upload_max_bytes} (FNHOST_UPLOAD_MAX_BYTES)"
+            f"The upload is {len(content)} bytes; the limit is {limit} (FNHOST_UPLOAD_MAX_BYTES)"
         )
-    async with platform.db.read() as session:
-        known = await files_store.get_by_upload_key(session, upload_key=upload_key) is not None
-    if not known:  # checked first, so that a bad URL stores nothing
+    by_key = partial(files_store.get_by_upload_key, upload_key=upload_key)
+    if await platform.db.run_read(by_key) is None:  # checked first: a bad URL stores nothing
         raise errors.NotFound("Unknown or expired upload URL")
     digest = await asyncio.to_thread(platform.blobs.put, content)
-    now = clock.to_ms(clock.now())
-    async with platform.db.write() as session:
-        row = await files_store.get_by_upload_key(session, upload_key=upload_key)
-        if row is None:  # replaced by an overwrite meanwhile
+    now = clock.now_ms()
+
+    def unit(tx: Tx) -> None:
+        file = by_key(tx)
+        if file is None:  # replaced by an overwrite meanwhile
             raise errors.NotFound("Unknown or expired upload URL")
-        row.blob_digest = digest
-        row.size = len(content)
-        row.uploaded = True
-        row.uploaded_time = now
-        row.last_updated_time = now
+        files_store.update_one(
+            tx,
+            file_id=file.id,
+            blob_digest=digest,
+            size=len(content),
+            uploaded=True,
+            uploaded_time=now,
+            last_updated_time=now,
+        )
+
+    await platform.db.run_write(unit)
+
+
+def _found(
+    tx: Tx, *, project: str, items: list[Identifier], ignore_unknown: bool
+) -> list[FileRecord]:
+    ids, external_ids = identifiers.split(items)
+    found = files_store.get_many(tx, project=project, ids=ids, external_ids=external_ids)
+    return identifiers.match(items, found, ignore_unknown=ignore_unknown, what="Files")
 
 
 async def retrieve(
     platform: Platform, *, project: str, items: list[Identifier], ignore_unknown: bool
 ) -> list[FileRead]:
-    ids, external_ids = identifiers.split(items)
-    async with platform.db.read() as session:
-        rows = await files_store.get_many(
-            session, project=project, ids=ids, external_ids=external_ids
-        )
-    found = identifiers.match(items, rows, ignore_unknown=ignore_unknown, what="Files")
-    return [to_read(row) for row in found]
+    found = await platform.db.run_read(
+        partial(_found, project=project, items=items, ignore_unknown=ignore_unknown)
+    )
+    return [to_read(file) for file in found]
 
 
 async def delete(
     platform: Platform, *, project: str, items: list[Identifier], ignore_unknown: bool
 ) -> None:
-    ids, external_ids = identifiers.split(items)
-    async with platform.db.write() as session:
-        rows = await files_store.get_many(
-            session, project=project, ids=ids, external_ids=external_ids
-        )
-        found = identifiers.match(items, rows, ignore_unknown=ignore_unknown, what="Files")
-        await files_store.delete_many(session, project=project, ids=[row.id for row in found])
+    def unit(tx: Tx) -> None:
+        found = _found(tx, project=project, items=items, ignore_unknown=ignore_unknown)
+        files_store.delete_many(tx, project=project, ids=[file.id for file in found])
+
+    await platform.db.run_write(unit)
 
 
-def download_token(row: File) -> str:
-    """A capability for downloading `row`, derived from its secret upload key (not invertible)."""
-    return hashlib.sha256(f"download:{row.upload_key}".encode()).hexdigest()
+def download_token(file: FileRecord) -> str:
+    """A capability for downloading `file`, derived from its secret upload key (not
+    invertible)."""
+    return hashlib.sha256(f"download:{file.upload_key}".encode()).hexdigest()
 
 
 async def download_links(
     platform: Platform, *, project: str, items: list[Identifier]
 ) -> list[tuple[int, str]]:
     """(file id, download token) for each named file; unknown ones are a 400 + missing."""
-    files = await retrieve(platform, project=project, items=items, ignore_unknown=False)
-    async with platform.db.read() as session:
-        rows = [await files_store.get(session, project=project, file_id=f.id) for f in files]
-    return [(row.id, download_token(row)) for row in rows if row is not None]
+    found = await platform.db.run_read(
+        partial(_found, project=project, items=items, ignore_unknown=False)
+    )
+    return [(file.id, download_token(file)) for file in found]
 
 
-async def download(platform: Platform, *, file_id: int, token: str) -> tuple[File, bytes]:
+async def download(platform: Platform, *, file_id: int, token: str) -> Download:
     """The bytes behind a download link."""
-    async with platform.db.read() as session:
-        row = await session.get(File, file_id)
-    if row is None or not hmac.compare_digest(download_token(row), token):
+    file = await platform.db.run_read(partial(files_store.get_by_id, file_id=file_id))
+    if file is None or not hmac.compare_digest(download_token(file), token):
         raise errors.NotFound("Unknown or expired download link")
-    if row.blob_digest is None:
+    if file.blob_digest is None:
         raise errors.InvalidInput(f"File {file_id} has no content yet: upload it first")
-    return row, platform.blobs.get(row.blob_digest)
+    content = await asyncio.to_thread(platform.blobs.get, file.blob_digest)
+    media_type = file.attributes.get("mime_type") or "application/octet-stream"
+    return Download(content, media_type)

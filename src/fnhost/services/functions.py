@@ -1,10 +1,10 @@
 """Functions: deploy (snapshot the code, queue the build), list, retrieve, delete."""
 
 import math
-
-from sqlalchemy import ColumnElement, func
+from functools import partial
 
 from fnhost import clock, errors
+from fnhost.lifecycle import FunctionStatus
 from fnhost.schemas.common import Identifier
 from fnhost.schemas.functions import (
     ActivationStatus,
@@ -14,40 +14,41 @@ from fnhost.schemas.functions import (
     Limits,
     Range,
 )
-from fnhost.services import cursors, filters, identifiers
-from fnhost.services import schedules as schedules_service
+from fnhost.services import cursors, identifiers, schedules
 from fnhost.services.platform import Platform
 from fnhost.store import files as files_store
 from fnhost.store import functions as functions_store
-from fnhost.store.tables import Function
+from fnhost.store.engine import Tx
+from fnhost.store.functions import FunctionQuery, FunctionRecord
 
 MASK = "***"
 
 
-def to_read(row: Function) -> FunctionRead:
+def to_read(function: FunctionRecord) -> FunctionRead:
+    secrets = dict.fromkeys(function.secret_names, MASK) if function.secret_names else None
     error = None
-    if row.error_message is not None:
-        error = {"message": row.error_message, "trace": row.error_trace}
+    if function.error_message is not None:
+        error = {"message": function.error_message, "trace": function.error_trace}
     return FunctionRead.model_validate(
         {
-            "id": row.id,
-            "name": row.name,
-            "external_id": row.external_id,
-            "description": row.description,
-            "owner": row.owner,
-            "status": row.status,
-            "file_id": row.file_id,
-            "function_path": row.function_path,
-            "created_time": row.created_time,
-            "secrets": dict.fromkeys(row.secret_names, MASK) if row.secret_names else None,
-            "env_vars": row.env_vars,
-            "cpu": row.cpu,
-            "memory": row.memory,
-            "runtime": row.runtime,
-            "runtime_version": row.runtime_version,
-            "metadata": row.metadata_,
+            "id": function.id,
+            "name": function.name,
+            "external_id": function.external_id,
+            "description": function.description,
+            "owner": function.owner,
+            "status": function.status,
+            "file_id": function.file_id,
+            "function_path": function.function_path,
+            "created_time": function.created_time,
+            "secrets": secrets,
+            "env_vars": function.env_vars,
+            "cpu": function.cpu,
+            "memory": function.memory,
+            "runtime": function.runtime,
+            "runtime_version": function.runtime_version,
+            "metadata": function.metadata,
             "error": error,
-            "last_called": row.last_called,
+            "last_called": function.last_called,
         }
     )
 
@@ -77,23 +78,25 @@ def _check_resources(platform: Platform, body: FunctionCreate) -> tuple[float, f
 async def create(platform: Platform, *, project: str, body: FunctionCreate) -> FunctionRead:
     """Snapshot the uploaded code and queue the function for its build."""
     cpu, memory, runtime = _check_resources(platform, body)
-    async with platform.db.write() as session:
-        file = await files_store.get(session, project=project, file_id=body.file_id)
+    sealed = platform.secrets_box.seal(body.secrets) if body.secrets else None
+
+    def unit(tx: Tx) -> FunctionRecord:
+        file = files_store.get(tx, project=project, file_id=body.file_id)
         if file is None:
             raise errors.InvalidInput(f"fileId {body.file_id} does not exist in this project")
         if not file.uploaded or file.blob_digest is None:
             raise errors.InvalidInput(
                 f"fileId {body.file_id} has no content: upload the code zip to its uploadUrl"
             )
-        if body.external_id is not None and await functions_store.get_by_external_id(
-            session, project=project, external_id=body.external_id
+        if body.external_id is not None and functions_store.get_by_external_id(
+            tx, project=project, external_id=body.external_id
         ):
             raise errors.Conflict(
                 "A function with this externalId already exists",
                 duplicated=[{"externalId": body.external_id}],
             )
-        row = await functions_store.insert(
-            session,
+        return functions_store.insert_one(
+            tx,
             project=project,
             external_id=body.external_id,
             name=body.name,
@@ -102,38 +105,33 @@ async def create(platform: Platform, *, project: str, body: FunctionCreate) -> F
             file_id=file.id,
             code_digest=file.blob_digest,
             function_path=body.function_path,
-            secrets_sealed=platform.secrets_box.seal(body.secrets) if body.secrets else None,
+            secrets_sealed=sealed,
             secret_names=sorted(body.secrets) if body.secrets else None,
             env_vars=body.env_vars or None,
             cpu=cpu,
             memory=memory,
             runtime=runtime,
-            metadata_=body.metadata or None,
+            metadata=body.metadata or None,
             index_url=body.index_url,
             extra_index_urls=body.extra_index_urls or None,
-            status="Queued",
-            created_time=clock.to_ms(clock.now()),
+            status=FunctionStatus.QUEUED,
+            created_time=clock.now_ms(),
         )
-        read = to_read(row)
-    platform.wake_builder()
-    return read
+
+    created = await platform.db.run_write(unit)
+    platform.notifier.function_created()
+    return to_read(created)
 
 
-def _conditions(filter: FunctionFilter) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
-    if filter.name is not None:
-        conditions.append(Function.name == filter.name)
-    if filter.owner is not None:
-        conditions.append(Function.owner == filter.owner)
-    if filter.file_id is not None:
-        conditions.append(Function.file_id == filter.file_id)
-    if filter.status is not None:
-        conditions.append(Function.status == filter.status)
-    if filter.external_id_prefix is not None:
-        prefix = filter.external_id_prefix
-        conditions.append(func.substr(Function.external_id, 1, len(prefix)) == prefix)
-    conditions += filters.within(Function.created_time, filter.created_time)
-    return conditions
+def _query(filter: FunctionFilter) -> FunctionQuery:
+    return FunctionQuery(
+        name=filter.name,
+        owner=filter.owner,
+        file_id=filter.file_id,
+        status=filter.status,
+        external_id_prefix=filter.external_id_prefix,
+        created_time=filter.created_time,
+    )
 
 
 async def list_functions(
@@ -146,40 +144,40 @@ async def list_functions(
 ) -> tuple[list[FunctionRead], str | None]:
     """A page of functions matching `filter`, oldest first, and the cursor of the next page."""
     filter = filter or FunctionFilter()
-    async with platform.db.read() as session:
-        rows = await functions_store.list_where(
-            session,
+    found = await platform.db.run_read(
+        partial(
+            functions_store.list_where,
             project=project,
-            conditions=_conditions(filter),
+            query=_query(filter),
             after_id=cursors.decode(cursor),
-            limit=None,
         )
+    )
     if filter.metadata:
         wanted = filter.metadata.items()
-        rows = [row for row in rows if wanted <= (row.metadata_ or {}).items()]
-    page = rows[:limit]
-    next_cursor = cursors.encode(page[-1].id) if len(rows) > limit else None
-    return [to_read(row) for row in page], next_cursor
+        found = [function for function in found if wanted <= (function.metadata or {}).items()]
+    page = found[:limit]
+    next_cursor = cursors.encode(page[-1].id) if len(found) > limit else None
+    return [to_read(function) for function in page], next_cursor
 
 
 async def retrieve(
     platform: Platform, *, project: str, items: list[Identifier], ignore_unknown: bool
 ) -> list[FunctionRead]:
     ids, external_ids = identifiers.split(items)
-    async with platform.db.read() as session:
-        rows = await functions_store.get_many(
-            session, project=project, ids=ids, external_ids=external_ids
-        )
-    found = identifiers.match(items, rows, ignore_unknown=ignore_unknown, what="Functions")
-    return [to_read(row) for row in found]
+    found = await platform.db.run_read(
+        partial(functions_store.get_many, project=project, ids=ids, external_ids=external_ids)
+    )
+    matched = identifiers.match(items, found, ignore_unknown=ignore_unknown, what="Functions")
+    return [to_read(function) for function in matched]
 
 
 async def get(platform: Platform, *, project: str, function_id: int) -> FunctionRead:
-    async with platform.db.read() as session:
-        row = await functions_store.get(session, project=project, function_id=function_id)
-    if row is None:
+    function = await platform.db.run_read(
+        partial(functions_store.get, project=project, function_id=function_id)
+    )
+    if function is None:
         raise errors.NotFound("Function not found", missing=[{"id": function_id}])
-    return to_read(row)
+    return to_read(function)
 
 
 async def delete(
@@ -187,18 +185,18 @@ async def delete(
 ) -> None:
     """Delete functions with their schedules and call history."""
     ids, external_ids = identifiers.split(items)
-    async with platform.db.write() as session:
-        rows = await functions_store.get_many(
-            session, project=project, ids=ids, external_ids=external_ids
-        )
-        found = identifiers.match(items, rows, ignore_unknown=ignore_unknown, what="Functions")
-        function_ids = [r.id for r in found]
+    grace = schedules.released_session_grace(platform.settings)
+
+    def unit(tx: Tx) -> None:
+        found = functions_store.get_many(tx, project=project, ids=ids, external_ids=external_ids)
+        matched = identifiers.match(items, found, ignore_unknown=ignore_unknown, what="Functions")
+        function_ids = [function.id for function in matched]
         # The schedules go by cascade; their sessions must not stay held forever.
-        await schedules_service.release_sessions_of_functions(
-            session, settings=platform.settings, function_ids=function_ids
-        )
-        await functions_store.delete_many(session, project=project, ids=function_ids)
-    platform.wake_builder()
+        schedules.release_sessions_of_functions(tx, function_ids=function_ids, grace=grace)
+        functions_store.delete_many(tx, project=project, ids=function_ids)
+
+    await platform.db.run_write(unit)
+    platform.notifier.function_deleted()
 
 
 def limits(platform: Platform) -> Limits:

@@ -15,7 +15,7 @@ class HasIdentity(Protocol):
     def external_id(self) -> str | None: ...
 
 
-Row = TypeVar("Row", bound=HasIdentity)
+Found = TypeVar("Found", bound=HasIdentity)
 
 
 def split(items: Sequence[Identifier]) -> tuple[list[int], list[str]]:
@@ -25,12 +25,12 @@ def split(items: Sequence[Identifier]) -> tuple[list[int], list[str]]:
 
 
 def match(
-    items: Sequence[Identifier], rows: Iterable[Row], *, ignore_unknown: bool, what: str
-) -> list[Row]:
+    items: Sequence[Identifier], rows: Iterable[Found], *, ignore_unknown: bool, what: str
+) -> list[Found]:
     """Rows in the order of `items`; unknown identifiers raise NotFound listing them all."""
     by_id = {row.id: row for row in rows}
     by_external_id = {row.external_id: row for row in by_id.values() if row.external_id}
-    found: dict[int, Row] = {}
+    found: dict[int, Found] = {}
     missing = []
     for item in items:
         if item.id is not None:

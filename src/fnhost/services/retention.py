@@ -6,12 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
-from sqlalchemy import Connection
-
 from fnhost import clock
 from fnhost.services.platform import Platform
 from fnhost.store import calls as calls_store
 from fnhost.store import sessions as sessions_store
+from fnhost.store.engine import Tx
 
 # Rows per write transaction: short transactions, so requests are not held up meanwhile.
 BATCH = 1000
@@ -38,7 +37,7 @@ async def prune(platform: Platform, *, now: datetime) -> Pruned:
     return Pruned(calls=calls, sessions=sessions)
 
 
-async def _in_batches(platform: Platform, delete_batch: Callable[[Connection], int]) -> int:
+async def _in_batches(platform: Platform, delete_batch: Callable[[Tx], int]) -> int:
     """Run `delete_batch` in write transactions of its own until it deletes nothing."""
     deleted = 0
     while count := await platform.db.run_write(delete_batch):

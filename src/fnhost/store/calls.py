@@ -1,249 +1,314 @@
-"""Queries on calls and their logs, including the dispatcher's claim of queued calls."""
+"""Calls and their logs: their rows, the dispatcher's claim of queued calls, and ending calls."""
 
+from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    ColumnElement,
-    Connection,
     Row,
     String,
     bindparam,
     delete,
+    insert,
     literal,
     select,
     update,
 )
-from sqlalchemy import insert as sql_insert
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from fnhost.store.tables import Call, CallLog, Function, Schedule, Session, table_of
-
-QUEUED = "queued"
-RUNNING = "running"
+from fnhost.lifecycle import CallEnd, CallState, FunctionStatus
+from fnhost.store.engine import Tx
+from fnhost.store.functions import FUNCTIONS, FunctionRecord, function_record
+from fnhost.store.queries import Between, within
+from fnhost.store.rows import record
+from fnhost.store.sessions import SESSIONS, SessionRecord, session_record
+from fnhost.store.tables import Call, CallLog, Schedule, table_of
 
 CALLS = table_of(Call)
 LOGS = table_of(CallLog)
-FUNCTIONS = table_of(Function)
-SESSIONS = table_of(Session)
+SCHEDULES = table_of(Schedule)
+NOT_ENDED = (CallState.QUEUED, CallState.RUNNING)
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    id: int
+    project: str
+    function_id: int
+    state: CallState
+    start_time: int
+    end_time: int | None
+    data: Any
+    response: str | None
+    error_message: str | None
+    error_trace: str | None
+    session_id: int | None
+    schedule_id: int | None
+    scheduled_time: int | None
+    claimed_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    timestamp: int
+    message: str
+
+
+@dataclass(frozen=True)
+class CallQuery:
+    """Which calls of a function to list (every field given must match)."""
+
+    states: tuple[CallState, ...] | None = None
+    schedule_id: int | None = None
+    start_time: Between | None = None
+    end_time: Between | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A queued call the dispatcher claimed, with what starting it needs."""
+
+    call: CallRecord
+    function: FunctionRecord
+    session: SessionRecord | None
+
+
+def _call(row: Row[Any]) -> CallRecord:
+    return record(CallRecord, row, state=CallState(row.state))
+
+
 # The statements of every call's life and of every poll, built once (building one costs more
 # than running it).
-_INSERT = sql_insert(CALLS).returning(*CALLS.c)
+_INSERT = insert(CALLS).returning(*CALLS.c)
 _OF_FUNCTION = (CALLS.c.project == bindparam("project")) & (
     CALLS.c.function_id == bindparam("function_id")
 )
 _GET = select(CALLS).where(_OF_FUNCTION, CALLS.c.id == bindparam("call_id"))
 _GET_MANY = select(CALLS).where(_OF_FUNCTION, CALLS.c.id.in_(bindparam("ids", expanding=True)))
 _STATE = select(CALLS.c.state).where(CALLS.c.id == bindparam("call_id"))
-_LOGS = select(LOGS).where(LOGS.c.call_id == bindparam("call_id")).order_by(LOGS.c.id)
-_APPEND_LOG = sql_insert(LOGS)
-_FINISH = (
-    update(CALLS)
-    .where(CALLS.c.id == bindparam("call_id"), CALLS.c.state == RUNNING)
+_LOGS = (
+    select(LOGS.c.timestamp, LOGS.c.message)
+    .where(LOGS.c.call_id == bindparam("call_id"))
+    .order_by(LOGS.c.id)
+)
+_APPEND_LOG = insert(LOGS)
+_END_VALUES: dict[str, Any] = {
     # Not named after columns: an UPDATE keeps those names for its SET clause.
-    .values(
-        state=bindparam("ended_state"),
-        end_time=bindparam("ended_time"),
-        response=bindparam("ended_response"),
-        error_message=bindparam("ended_message"),
-        error_trace=bindparam("ended_trace"),
-    )
+    "state": bindparam("ended_state"),
+    "end_time": bindparam("ended_time"),
+    "response": bindparam("ended_response"),
+    "error_message": bindparam("ended_message"),
+    "error_trace": bindparam("ended_trace"),
+}
+_END_ONE = (
+    update(CALLS)
+    .where(CALLS.c.id == bindparam("call_id"), CALLS.c.state.in_(NOT_ENDED))
+    .values(_END_VALUES)
+)
+_END_MANY = (
+    update(CALLS)
+    .where(CALLS.c.id.in_(bindparam("call_ids", expanding=True)), CALLS.c.state.in_(NOT_ENDED))
+    .values(_END_VALUES)
+    .returning(CALLS.c.id)
 )
 
 
-def insert(connection: Connection, **values: Any) -> Row[Any]:
-    return connection.execute(_INSERT, values).one()
+def insert_one(tx: Tx, **values: Any) -> CallRecord:
+    return _call(tx.execute(_INSERT, values).one())
 
 
 # Schedules per INSERT statement, well under SQLite's limit on bound parameters.
 SCHEDULED_BATCH = 10_000
 
 
-async def insert_scheduled(
-    session: AsyncSession, *, schedule_ids: Sequence[int], scheduled_time: int, start_time: int
+def insert_scheduled(
+    tx: Tx, *, schedule_ids: Sequence[int], scheduled_time: int, start_time: int
 ) -> list[tuple[int, int]]:
     """Insert the call of tick `scheduled_time` of each schedule, with the schedule's project,
     function, data and session. A schedule whose call of that tick exists already (whoever made
     it) or that no longer exists is skipped. Returns (call id, function id) of the new calls."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    dialect_insert = postgresql.insert if tx.dialect.name == "postgresql" else sqlite.insert
     created: list[tuple[int, int]] = []
     for start in range(0, len(schedule_ids), SCHEDULED_BATCH):
         # One INSERT ... SELECT: the database copies the rows; nothing per call in Python.
         source = select(
-            Schedule.project,
-            Schedule.function_id,
-            literal(QUEUED, String),
+            SCHEDULES.c.project,
+            SCHEDULES.c.function_id,
+            literal(CallState.QUEUED.value, String),
             literal(start_time, BigInteger),
-            Schedule.data,
-            Schedule.session_id,
-            Schedule.id,
+            SCHEDULES.c.data,
+            SCHEDULES.c.session_id,
+            SCHEDULES.c.id,
             literal(scheduled_time, BigInteger),
-        ).where(Schedule.id.in_(schedule_ids[start : start + SCHEDULED_BATCH]))
+        ).where(SCHEDULES.c.id.in_(schedule_ids[start : start + SCHEDULED_BATCH]))
         statement = (
-            insert(Call)
+            dialect_insert(CALLS)
             .from_select(
                 [
-                    Call.project,
-                    Call.function_id,
-                    Call.state,
-                    Call.start_time,
-                    Call.data,
-                    Call.session_id,
-                    Call.schedule_id,
-                    Call.scheduled_time,
+                    "project",
+                    "function_id",
+                    "state",
+                    "start_time",
+                    "data",
+                    "session_id",
+                    "schedule_id",
+                    "scheduled_time",
                 ],
                 source,
             )
             .on_conflict_do_nothing(index_elements=["schedule_id", "scheduled_time"])
-            .returning(Call.id, Call.function_id)
+            .returning(CALLS.c.id, CALLS.c.function_id)
         )
-        result = await session.execute(statement)
-        created.extend((call_id, function_id) for call_id, function_id in result)
+        created.extend((call_id, function_id) for call_id, function_id in tx.execute(statement))
     return created
 
 
-def get(connection: Connection, *, project: str, function_id: int, call_id: int) -> Row[Any] | None:
+def get(tx: Tx, *, project: str, function_id: int, call_id: int) -> CallRecord | None:
     params = {"project": project, "function_id": function_id, "call_id": call_id}
-    return connection.execute(_GET, params).one_or_none()
+    row = tx.execute(_GET, params).one_or_none()
+    return None if row is None else _call(row)
 
 
-def get_many(
-    connection: Connection, *, project: str, function_id: int, ids: Sequence[int]
-) -> list[Row[Any]]:
+def get_many(tx: Tx, *, project: str, function_id: int, ids: Sequence[int]) -> list[CallRecord]:
     params = {"project": project, "function_id": function_id, "ids": list(ids)}
-    return list(connection.execute(_GET_MANY, params))
+    return [_call(row) for row in tx.execute(_GET_MANY, params)]
 
 
 def list_where(
-    connection: Connection,
-    *,
-    project: str,
-    function_id: int,
-    conditions: Sequence[ColumnElement[bool]],
-    before_id: int | None,
-    limit: int,
-) -> list[Row[Any]]:
-    """Calls of a function matching every condition, newest first, older than `before_id`."""
-    query = select(CALLS).where(_OF_FUNCTION, *conditions)
+    tx: Tx, *, project: str, function_id: int, query: CallQuery, before_id: int | None, limit: int
+) -> list[CallRecord]:
+    """Calls of a function matching `query`, newest first, older than `before_id`."""
+    statement = select(CALLS).where(_OF_FUNCTION)
+    if query.states is not None:
+        statement = statement.where(CALLS.c.state.in_(query.states))
+    if query.schedule_id is not None:
+        statement = statement.where(CALLS.c.schedule_id == query.schedule_id)
+    statement = statement.where(
+        *within(CALLS.c.start_time, query.start_time), *within(CALLS.c.end_time, query.end_time)
+    )
     if before_id is not None:
-        query = query.where(CALLS.c.id < before_id)
+        statement = statement.where(CALLS.c.id < before_id)
+    statement = statement.order_by(CALLS.c.id.desc()).limit(limit)
     params = {"project": project, "function_id": function_id}
-    return list(connection.execute(query.order_by(CALLS.c.id.desc()).limit(limit), params))
+    return [_call(row) for row in tx.execute(statement, params)]
 
 
-def claim_queued(
-    connection: Connection, *, limit: int, claimant: str
-) -> list[tuple[Row[Any], Row[Any], Row[Any] | None]]:
+def claim_queued(tx: Tx, *, limit: int, claimant: str) -> list[Claimed]:
     """Mark up to `limit` queued calls of Ready functions as running, oldest first; each with
     its function and its session."""
     query = (
         select(CALLS)
         .join(FUNCTIONS, FUNCTIONS.c.id == CALLS.c.function_id)
-        .where(CALLS.c.state == QUEUED, FUNCTIONS.c.status == "Ready")
+        .where(CALLS.c.state == CallState.QUEUED, FUNCTIONS.c.status == FunctionStatus.READY)
         .order_by(CALLS.c.id)
         .limit(limit)
     )
-    if connection.dialect.name == "postgresql":
+    if tx.dialect.name == "postgresql":
         query = query.with_for_update(of=CALLS, skip_locked=True)
-    calls = list(connection.execute(query))
+    calls = [_call(row) for row in tx.execute(query)]
     if not calls:
         return []
     function_ids = {call.function_id for call in calls}
     functions = {
-        row.id: row
-        for row in connection.execute(select(FUNCTIONS).where(FUNCTIONS.c.id.in_(function_ids)))
+        row.id: function_record(row)
+        for row in tx.execute(select(FUNCTIONS).where(FUNCTIONS.c.id.in_(function_ids)))
     }
     session_ids = {call.session_id for call in calls if call.session_id is not None}
     sessions = {
-        row.id: row
-        for row in connection.execute(select(SESSIONS).where(SESSIONS.c.id.in_(session_ids)))
+        row.id: session_record(row)
+        for row in tx.execute(select(SESSIONS).where(SESSIONS.c.id.in_(session_ids)))
     }
-    connection.execute(
+    tx.execute(
         update(CALLS)
         .where(CALLS.c.id.in_([call.id for call in calls]))
-        .values(state=RUNNING, claimed_by=claimant)
+        .values(state=CallState.RUNNING, claimed_by=claimant)
     )
-    return [(call, functions[call.function_id], sessions.get(call.session_id)) for call in calls]
+    return [
+        Claimed(
+            call=call,
+            function=functions[call.function_id],
+            session=sessions.get(call.session_id) if call.session_id is not None else None,
+        )
+        for call in calls
+    ]
 
 
-async def queued_of_failed_functions(session: AsyncSession) -> list[tuple[Call, Function]]:
-    """Queued calls whose function's deploy failed: they can never run."""
-    result = await session.execute(
-        select(Call, Function)
-        .join(Function, Function.id == Call.function_id)
-        .where(Call.state == QUEUED, Function.status == "Failed")
+def queued_of_functions(tx: Tx, *, function_ids: Sequence[int]) -> list[int]:
+    query = select(CALLS.c.id).where(
+        CALLS.c.state == CallState.QUEUED, CALLS.c.function_id.in_(function_ids)
     )
-    return [(call, function) for call, function in result]
+    return list(tx.execute(query).scalars())
 
 
-async def end_queued(session: AsyncSession, *, function_ids: Sequence[int], **values: Any) -> None:
-    """End the queued calls of these functions with `values`."""
-    await session.execute(
-        update(Call)
-        .where(Call.state == QUEUED, Call.function_id.in_(function_ids))
-        .values(**values)
+def queued_of_failed_functions(tx: Tx) -> list[tuple[FunctionRecord, list[int]]]:
+    """Functions whose deploy failed, each with the ids of its queued calls: they can never
+    run."""
+    query = (
+        select(CALLS.c.id, CALLS.c.function_id)
+        .join(FUNCTIONS, FUNCTIONS.c.id == CALLS.c.function_id)
+        .where(CALLS.c.state == CallState.QUEUED, FUNCTIONS.c.status == FunctionStatus.FAILED)
     )
+    by_function: dict[int, list[int]] = defaultdict(list)
+    for call_id, function_id in tx.execute(query):
+        by_function[function_id].append(call_id)
+    if not by_function:
+        return []
+    functions = tx.execute(select(FUNCTIONS).where(FUNCTIONS.c.id.in_(by_function)))
+    return [(function_record(row), by_function[row.id]) for row in functions]
 
 
-def finish(
-    connection: Connection,
-    *,
-    call_id: int,
-    state: str,
-    end_time: int,
-    error_message: str | None,
-    error_trace: str | None,
-    response: str | None = None,
-) -> bool:
-    """Record the terminal outcome of a running call, unless it has ended already."""
+def end(tx: Tx, *, call_ids: Sequence[int], ended: CallEnd) -> list[int]:
+    """End the calls among `call_ids` that have not ended (queued or running) as `ended` says;
+    returns those it ended. A call ends once: whoever ends it first decides how."""
     params = {
-        "call_id": call_id,
-        "ended_state": state,
-        "ended_time": end_time,
-        "ended_response": response,
-        "ended_message": error_message,
-        "ended_trace": error_trace,
+        "ended_state": ended.state,
+        "ended_time": ended.end_time,
+        "ended_response": ended.response,
+        "ended_message": ended.error_message,
+        "ended_trace": ended.error_trace,
     }
-    return bool(connection.execute(_FINISH, params).rowcount)
+    if len(call_ids) == 1:  # the common case, every call's end: a prebuilt statement
+        (call_id,) = call_ids
+        return [call_id] if tx.execute(_END_ONE, {**params, "call_id": call_id}).rowcount else []
+    if not call_ids:
+        return []
+    return list(tx.execute(_END_MANY, {**params, "call_ids": list(call_ids)}).scalars())
 
 
-async def finish_running_of(
-    session: AsyncSession, *, claimants: Sequence[str], **values: Any
-) -> list[int]:
-    """End every running call claimed by one of `claimants`: their runner is gone."""
-    query = select(Call.id).where(Call.state == RUNNING, Call.claimed_by.in_(claimants))
-    ids = list((await session.execute(query)).scalars())
-    if ids:
-        await session.execute(update(Call).where(Call.id.in_(ids)).values(**values))
-    return ids
+def running_of(tx: Tx, *, claimants: Sequence[str]) -> list[int]:
+    """The running calls claimed by one of `claimants`."""
+    query = select(CALLS.c.id).where(
+        CALLS.c.state == CallState.RUNNING, CALLS.c.claimed_by.in_(claimants)
+    )
+    return list(tx.execute(query).scalars())
 
 
-async def running_claimants(session: AsyncSession) -> set[str]:
-    query = select(Call.claimed_by).where(Call.state == RUNNING).distinct()
-    return {claimant for claimant in (await session.execute(query)).scalars() if claimant}
+def running_claimants(tx: Tx) -> set[str]:
+    query = select(CALLS.c.claimed_by).where(CALLS.c.state == CallState.RUNNING).distinct()
+    return {claimant for claimant in tx.execute(query).scalars() if claimant}
 
 
-def delete_ended_before(connection: Connection, *, cutoff: int, limit: int) -> int:
+def delete_ended_before(tx: Tx, *, cutoff: int, limit: int) -> int:
     """Delete up to `limit` calls that ended before `cutoff`, oldest first (their logs go with
     them); returns how many."""
     ids = select(CALLS.c.id).where(CALLS.c.end_time < cutoff).order_by(CALLS.c.end_time)
     statement = delete(CALLS).where(CALLS.c.id.in_(ids.limit(limit).scalar_subquery()))
-    return connection.execute(statement).rowcount
+    return tx.execute(statement).rowcount
 
 
-def append_logs(connection: Connection, *, call_id: int, lines: Sequence[tuple[int, str]]) -> None:
-    connection.execute(
+def append_logs(tx: Tx, *, call_id: int, lines: Sequence[tuple[int, str]]) -> None:
+    tx.execute(
         _APPEND_LOG,
         [{"call_id": call_id, "timestamp": ts, "message": message} for ts, message in lines],
     )
 
 
-def logs(connection: Connection, *, call_id: int) -> list[Row[Any]]:
-    return list(connection.execute(_LOGS, {"call_id": call_id}))
+def logs(tx: Tx, *, call_id: int) -> list[LogLine]:
+    rows = tx.execute(_LOGS, {"call_id": call_id})
+    return [LogLine(timestamp, message) for timestamp, message in rows]
 
 
-def is_running(connection: Connection, *, call_id: int) -> bool:
-    return connection.execute(_STATE, {"call_id": call_id}).scalar_one_or_none() == RUNNING
+def is_running(tx: Tx, *, call_id: int) -> bool:
+    return tx.execute(_STATE, {"call_id": call_id}).scalar_one_or_none() == CallState.RUNNING

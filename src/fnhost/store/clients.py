@@ -1,25 +1,46 @@
-"""Queries on clients registered with fnhost."""
+"""Clients registered with fnhost: rows and queries. Only a secret's SHA-256 is stored."""
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Row, insert, select, update
 
-from fnhost.store.tables import Client
+from fnhost.store.engine import Tx
+from fnhost.store.rows import record
+from fnhost.store.tables import Client, table_of
 
-
-async def insert(session: AsyncSession, **values: Any) -> Client:
-    row = Client(**values)
-    session.add(row)
-    await session.flush()
-    return row
+CLIENTS = table_of(Client)
 
 
-async def get(session: AsyncSession, *, client_id: str) -> Client | None:
-    result = await session.execute(select(Client).where(Client.client_id == client_id))
-    return result.scalar_one_or_none()
+@dataclass(frozen=True, slots=True)
+class ClientRecord:
+    id: int
+    client_id: str
+    secret_hash: str
+    projects: list[str] | None
+    capabilities: list[str]
+    description: str | None
+    revoked: bool
+    created_time: int
 
 
-async def list_all(session: AsyncSession) -> list[Client]:
-    result = await session.execute(select(Client).order_by(Client.id))
-    return list(result.scalars())
+def _client(row: Row[Any]) -> ClientRecord:
+    return record(ClientRecord, row)
+
+
+def insert_one(tx: Tx, **values: Any) -> None:
+    tx.execute(insert(CLIENTS), values)
+
+
+def get(tx: Tx, *, client_id: str) -> ClientRecord | None:
+    row = tx.execute(select(CLIENTS).where(CLIENTS.c.client_id == client_id)).one_or_none()
+    return None if row is None else _client(row)
+
+
+def list_all(tx: Tx) -> list[ClientRecord]:
+    return [_client(row) for row in tx.execute(select(CLIENTS).order_by(CLIENTS.c.id))]
+
+
+def revoke(tx: Tx, *, client_id: str) -> bool:
+    statement = update(CLIENTS).where(CLIENTS.c.client_id == client_id).values(revoked=True)
+    return bool(tx.execute(statement).rowcount)

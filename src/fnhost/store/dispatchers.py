@@ -1,29 +1,48 @@
-"""Queries on the registry of live dispatchers."""
+"""The registry of live dispatchers: calls a dispatcher claimed are its own until it stops
+beating."""
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from fnhost.store.tables import Dispatcher
+from sqlalchemy import delete, insert, select, update
+
+from fnhost.store.engine import Tx
+from fnhost.store.rows import records
+from fnhost.store.tables import Dispatcher, table_of
+
+DISPATCHERS = table_of(Dispatcher)
 
 
-async def register(
-    session: AsyncSession, *, dispatcher_id: str, host: str, pid: int, now: int
-) -> None:
-    session.add(
-        Dispatcher(id=dispatcher_id, host=host, pid=pid, started_time=now, heartbeat_time=now)
+@dataclass(frozen=True, slots=True)
+class DispatcherRecord:
+    id: str
+    host: str
+    pid: int
+    started_time: int
+    heartbeat_time: int
+
+
+def register(tx: Tx, *, dispatcher_id: str, host: str, pid: int, now: int) -> None:
+    values = {
+        "id": dispatcher_id,
+        "host": host,
+        "pid": pid,
+        "started_time": now,
+        "heartbeat_time": now,
+    }
+    tx.execute(insert(DISPATCHERS), values)
+
+
+def beat(tx: Tx, *, dispatcher_id: str, now: int) -> None:
+    statement = (
+        update(DISPATCHERS).where(DISPATCHERS.c.id == dispatcher_id).values(heartbeat_time=now)
     )
-    await session.flush()
+    tx.execute(statement)
 
 
-async def beat(session: AsyncSession, *, dispatcher_id: str, now: int) -> None:
-    await session.execute(
-        update(Dispatcher).where(Dispatcher.id == dispatcher_id).values(heartbeat_time=now)
-    )
+def all_(tx: Tx) -> list[DispatcherRecord]:
+    return records(DispatcherRecord, tx.execute(select(DISPATCHERS)))
 
 
-async def all_(session: AsyncSession) -> list[Dispatcher]:
-    return list((await session.execute(select(Dispatcher))).scalars())
-
-
-async def remove(session: AsyncSession, *, ids: list[str]) -> None:
-    await session.execute(delete(Dispatcher).where(Dispatcher.id.in_(ids)))
+def remove(tx: Tx, *, ids: Sequence[str]) -> None:
+    tx.execute(delete(DISPATCHERS).where(DISPATCHERS.c.id.in_(ids)))

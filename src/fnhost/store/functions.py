@@ -1,23 +1,67 @@
-"""Queries on functions."""
+"""Functions: their rows, and the queries on them."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    Row,
-    bindparam,
-    delete,
-    or_,
-    select,
-    update,
-)
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Row, bindparam, delete, func, insert, or_, select, update
 
+from fnhost.lifecycle import FunctionStatus
+from fnhost.store.engine import Tx
+from fnhost.store.queries import Between, within
+from fnhost.store.rows import record
 from fnhost.store.tables import Function, table_of
 
 FUNCTIONS = table_of(Function)
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionRecord:
+    """A deployed function (one version of its code: functions are never updated in place)."""
+
+    id: int
+    project: str
+    external_id: str | None
+    name: str
+    description: str | None
+    owner: str | None
+    file_id: int
+    code_digest: str
+    function_path: str
+    secrets_sealed: str | None
+    secret_names: list[str] | None
+    env_vars: dict[str, str] | None
+    cpu: float
+    memory: float
+    runtime: str
+    runtime_version: str | None
+    metadata: dict[str, str] | None
+    index_url: str | None
+    extra_index_urls: list[str] | None
+    status: FunctionStatus
+    error_message: str | None
+    error_trace: str | None
+    environment: str | None
+    created_time: int
+    last_called: int | None
+
+
+@dataclass(frozen=True)
+class FunctionQuery:
+    """Which functions of a project to list (every field given must match)."""
+
+    name: str | None = None
+    owner: str | None = None
+    file_id: int | None = None
+    status: FunctionStatus | None = None
+    external_id_prefix: str | None = None
+    created_time: Between | None = None
+
+
+def function_record(row: Row[Any]) -> FunctionRecord:
+    return record(FunctionRecord, row, status=FunctionStatus(row.status))
+
+
 # Built once: every call reads its function and stamps its last call.
 _IN_PROJECT = select(FUNCTIONS).where(
     FUNCTIONS.c.project == bindparam("project"), FUNCTIONS.c.id == bindparam("function_id")
@@ -29,96 +73,92 @@ _TOUCH = (
 )
 
 
-async def insert(session: AsyncSession, **values: Any) -> Function:
-    row = Function(**values)
-    session.add(row)
-    await session.flush()
-    return row
+def insert_one(tx: Tx, **values: Any) -> FunctionRecord:
+    return function_record(tx.execute(insert(FUNCTIONS).returning(*FUNCTIONS.c), values).one())
 
 
-async def get(session: AsyncSession, *, project: str, function_id: int) -> Function | None:
-    result = await session.execute(
-        select(Function).where(Function.project == project, Function.id == function_id)
+def get(tx: Tx, *, project: str, function_id: int) -> FunctionRecord | None:
+    row = tx.execute(_IN_PROJECT, {"project": project, "function_id": function_id}).one_or_none()
+    return None if row is None else function_record(row)
+
+
+def get_by_id(tx: Tx, *, function_id: int) -> FunctionRecord | None:
+    row = tx.execute(select(FUNCTIONS).where(FUNCTIONS.c.id == function_id)).one_or_none()
+    return None if row is None else function_record(row)
+
+
+def get_by_external_id(tx: Tx, *, project: str, external_id: str) -> FunctionRecord | None:
+    query = select(FUNCTIONS).where(
+        FUNCTIONS.c.project == project, FUNCTIONS.c.external_id == external_id
     )
-    return result.scalar_one_or_none()
+    row = tx.execute(query).one_or_none()
+    return None if row is None else function_record(row)
 
 
-def row_in_project(connection: Connection, *, project: str, function_id: int) -> Row[Any] | None:
-    params = {"project": project, "function_id": function_id}
-    return connection.execute(_IN_PROJECT, params).one_or_none()
-
-
-async def get_by_id(session: AsyncSession, *, function_id: int) -> Function | None:
-    return await session.get(Function, function_id)
-
-
-async def get_by_external_id(
-    session: AsyncSession, *, project: str, external_id: str
-) -> Function | None:
-    result = await session.execute(
-        select(Function).where(Function.project == project, Function.external_id == external_id)
+def get_many(
+    tx: Tx, *, project: str, ids: Sequence[int], external_ids: Sequence[str]
+) -> list[FunctionRecord]:
+    query = select(FUNCTIONS).where(
+        FUNCTIONS.c.project == project,
+        or_(FUNCTIONS.c.id.in_(ids), FUNCTIONS.c.external_id.in_(external_ids)),
     )
-    return result.scalar_one_or_none()
+    return [function_record(row) for row in tx.execute(query)]
 
 
-async def get_many(
-    session: AsyncSession, *, project: str, ids: Sequence[int], external_ids: Sequence[str]
-) -> list[Function]:
-    result = await session.execute(
-        select(Function).where(
-            Function.project == project,
-            or_(Function.id.in_(ids), Function.external_id.in_(external_ids)),
-        )
-    )
-    return list(result.scalars())
-
-
-async def list_where(
-    session: AsyncSession,
-    *,
-    project: str,
-    conditions: Sequence[ColumnElement[bool]],
-    after_id: int | None,
-    limit: int | None,
-) -> list[Function]:
-    """Functions of `project` matching every condition, by id ascending, after `after_id`."""
-    query = select(Function).where(Function.project == project, *conditions)
+def list_where(
+    tx: Tx, *, project: str, query: FunctionQuery, after_id: int | None
+) -> list[FunctionRecord]:
+    """Functions of `project` matching `query`, by id ascending, after `after_id`."""
+    statement = select(FUNCTIONS).where(FUNCTIONS.c.project == project)
+    if query.name is not None:
+        statement = statement.where(FUNCTIONS.c.name == query.name)
+    if query.owner is not None:
+        statement = statement.where(FUNCTIONS.c.owner == query.owner)
+    if query.file_id is not None:
+        statement = statement.where(FUNCTIONS.c.file_id == query.file_id)
+    if query.status is not None:
+        statement = statement.where(FUNCTIONS.c.status == query.status)
+    if query.external_id_prefix is not None:
+        prefix = query.external_id_prefix
+        # substr, not LIKE: a prefix is matched literally (no % or _ wildcards).
+        statement = statement.where(func.substr(FUNCTIONS.c.external_id, 1, len(prefix)) == prefix)
+    statement = statement.where(*within(FUNCTIONS.c.created_time, query.created_time))
     if after_id is not None:
-        query = query.where(Function.id > after_id)
-    result = await session.execute(query.order_by(Function.id).limit(limit))
-    return list(result.scalars())
+        statement = statement.where(FUNCTIONS.c.id > after_id)
+    return [function_record(row) for row in tx.execute(statement.order_by(FUNCTIONS.c.id))]
 
 
-async def delete_many(session: AsyncSession, *, project: str, ids: Sequence[int]) -> None:
-    await session.execute(delete(Function).where(Function.project == project, Function.id.in_(ids)))
+def delete_many(tx: Tx, *, project: str, ids: Sequence[int]) -> None:
+    tx.execute(delete(FUNCTIONS).where(FUNCTIONS.c.project == project, FUNCTIONS.c.id.in_(ids)))
 
 
-async def ids_in_status(session: AsyncSession, *, statuses: Sequence[str]) -> list[int]:
-    result = await session.execute(
-        select(Function.id).where(Function.status.in_(statuses)).order_by(Function.id)
-    )
-    return list(result.scalars())
+def ids_in_status(tx: Tx, *, statuses: Sequence[FunctionStatus]) -> list[int]:
+    query = select(FUNCTIONS.c.id).where(FUNCTIONS.c.status.in_(statuses)).order_by(FUNCTIONS.c.id)
+    return list(tx.execute(query).scalars())
 
 
-async def transition(
-    session: AsyncSession, *, function_id: int, from_status: str, **values: Any
-) -> bool:
-    """Move a function out of `from_status` (compare-and-set); False when it had moved on."""
-    result = await session.execute(
-        update(Function)
-        .where(Function.id == function_id, Function.status == from_status)
+def transition(
+    tx: Tx, *, function_id: int, from_status: FunctionStatus, **values: Any
+) -> FunctionRecord | None:
+    """Move a function out of `from_status` (compare-and-set): the function as it is now, or
+    None when it had moved on (or is gone)."""
+    statement = (
+        update(FUNCTIONS)
+        .where(FUNCTIONS.c.id == function_id, FUNCTIONS.c.status == from_status)
         .values(**values)
+        .returning(*FUNCTIONS.c)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    row = tx.execute(statement).one_or_none()
+    return None if row is None else function_record(row)
 
 
-def touch_last_called(connection: Connection, *, function_id: int, at: int) -> None:
-    connection.execute(_TOUCH, {"function_id": function_id, "at": at})
+def touch_last_called(tx: Tx, *, function_ids: Sequence[int], at: int) -> None:
+    if not function_ids:
+        return
+    tx.execute(_TOUCH, [{"function_id": function_id, "at": at} for function_id in function_ids])
 
 
-async def environments_in_use(session: AsyncSession) -> list[str]:
+def environments_in_use(tx: Tx) -> list[str]:
     """The interpreter paths of every function's environment."""
-    result = await session.execute(
-        select(Function.environment).where(Function.environment.is_not(None)).distinct()
-    )
-    return [path for path in result.scalars() if path is not None]
+    query = select(FUNCTIONS.c.environment).where(FUNCTIONS.c.environment.is_not(None)).distinct()
+    return [path for path in tx.execute(query).scalars() if path is not None]

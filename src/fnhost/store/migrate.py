@@ -1,10 +1,8 @@
-"""Bring a database to the newest schema with Alembic."""
+"""Where the Alembic migrations live (run by `Database.migrate`)."""
 
 from pathlib import Path
 
-from alembic import command
 from alembic.config import Config
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -13,15 +11,3 @@ def alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
-
-
-async def upgrade(engine: AsyncEngine) -> None:
-    """Apply every pending migration."""
-    config = alembic_config()
-    async with engine.begin() as connection:
-
-        def _run(sync_connection: object) -> None:
-            config.attributes["connection"] = sync_connection
-            command.upgrade(config, "head")
-
-        await connection.run_sync(_run)

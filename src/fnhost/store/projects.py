@@ -1,11 +1,12 @@
 """Projects are namespaces named by URLs; they exist where something was created in them."""
 
 from sqlalchemy import distinct, select, union
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from fnhost.store.tables import File, Function
+from fnhost.store.engine import Tx
+from fnhost.store.files import FILES
+from fnhost.store.functions import FUNCTIONS
 
 
-async def known(session: AsyncSession) -> list[str]:
-    query = union(select(distinct(Function.project)), select(distinct(File.project)))
-    return sorted((await session.execute(query)).scalars())
+def known(tx: Tx) -> list[str]:
+    query = union(select(distinct(FUNCTIONS.c.project)), select(distinct(FILES.c.project)))
+    return sorted(tx.execute(query).scalars())

@@ -1,69 +1,95 @@
-"""Queries on schedules. Reads for clients carry the function's external id along."""
+"""Schedules: their rows, and the queries on them. Reads for clients carry the scheduled
+function's external id along."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Row, delete, insert, select
 
-from fnhost.store.tables import Function, Schedule
+from fnhost.store.engine import Tx
+from fnhost.store.functions import FUNCTIONS
+from fnhost.store.queries import Between, within
+from fnhost.store.rows import record
+from fnhost.store.tables import Schedule, table_of
 
-
-async def insert(session: AsyncSession, **values: Any) -> Schedule:
-    row = Schedule(**values)
-    session.add(row)
-    await session.flush()
-    return row
+SCHEDULES = table_of(Schedule)
 
 
-async def get_many(
-    session: AsyncSession, *, project: str, ids: Sequence[int]
-) -> list[tuple[Schedule, str | None]]:
-    """Schedules of `project` by id, each with its function's external id."""
-    result = await session.execute(
-        select(Schedule, Function.external_id)
-        .join(Function, Function.id == Schedule.function_id)
-        .where(Schedule.project == project, Schedule.id.in_(ids))
-    )
-    return [(row, external_id) for row, external_id in result]
+@dataclass(frozen=True, slots=True)
+class ScheduleRecord:
+    id: int
+    project: str
+    function_id: int
+    name: str
+    description: str | None
+    cron_expression: str
+    data: Any
+    session_id: int
+    created_time: int
+    function_external_id: str | None  # of the scheduled function, as clients see it
 
 
-async def list_where(
-    session: AsyncSession,
-    *,
-    project: str,
-    conditions: Sequence[ColumnElement[bool]],
-    after_id: int | None,
-    limit: int,
-) -> list[tuple[Schedule, str | None]]:
-    """Schedules matching every condition (on Schedule or Function), by id, after `after_id`."""
-    query = (
-        select(Schedule, Function.external_id)
-        .join(Function, Function.id == Schedule.function_id)
-        .where(Schedule.project == project, *conditions)
-    )
+@dataclass(frozen=True)
+class ScheduleQuery:
+    """Which schedules of a project to list (every field given must match)."""
+
+    name: str | None = None
+    function_id: int | None = None
+    function_external_id: str | None = None
+    cron_expression: str | None = None
+    created_time: Between | None = None
+
+
+_WITH_FUNCTION = select(SCHEDULES, FUNCTIONS.c.external_id.label("function_external_id")).join(
+    FUNCTIONS, FUNCTIONS.c.id == SCHEDULES.c.function_id
+)
+
+
+def _schedule(row: Row[Any]) -> ScheduleRecord:
+    return record(ScheduleRecord, row)
+
+
+def insert_one(tx: Tx, *, function_external_id: str | None, **values: Any) -> ScheduleRecord:
+    row = tx.execute(insert(SCHEDULES).returning(*SCHEDULES.c), values).one()
+    return record(ScheduleRecord, row, function_external_id=function_external_id)
+
+
+def get_many(tx: Tx, *, project: str, ids: Sequence[int]) -> list[ScheduleRecord]:
+    query = _WITH_FUNCTION.where(SCHEDULES.c.project == project, SCHEDULES.c.id.in_(ids))
+    return [_schedule(row) for row in tx.execute(query)]
+
+
+def list_where(
+    tx: Tx, *, project: str, query: ScheduleQuery, after_id: int | None, limit: int
+) -> list[ScheduleRecord]:
+    """Schedules of `project` matching `query`, by id, after `after_id`."""
+    statement = _WITH_FUNCTION.where(SCHEDULES.c.project == project)
+    if query.name is not None:
+        statement = statement.where(SCHEDULES.c.name == query.name)
+    if query.function_id is not None:
+        statement = statement.where(SCHEDULES.c.function_id == query.function_id)
+    if query.function_external_id is not None:
+        statement = statement.where(FUNCTIONS.c.external_id == query.function_external_id)
+    if query.cron_expression is not None:
+        statement = statement.where(SCHEDULES.c.cron_expression == query.cron_expression)
+    statement = statement.where(*within(SCHEDULES.c.created_time, query.created_time))
     if after_id is not None:
-        query = query.where(Schedule.id > after_id)
-    result = await session.execute(query.order_by(Schedule.id).limit(limit))
-    return [(row, external_id) for row, external_id in result]
+        statement = statement.where(SCHEDULES.c.id > after_id)
+    statement = statement.order_by(SCHEDULES.c.id).limit(limit)
+    return [_schedule(row) for row in tx.execute(statement)]
 
 
-async def delete_many(session: AsyncSession, *, project: str, ids: Sequence[int]) -> None:
-    await session.execute(delete(Schedule).where(Schedule.project == project, Schedule.id.in_(ids)))
+def delete_many(tx: Tx, *, project: str, ids: Sequence[int]) -> None:
+    tx.execute(delete(SCHEDULES).where(SCHEDULES.c.project == project, SCHEDULES.c.id.in_(ids)))
 
 
-async def timings(session: AsyncSession) -> list[tuple[int, str, int]]:
+def timings(tx: Tx) -> list[tuple[int, str, int]]:
     """(id, cron expression, created time) of every schedule of every project."""
-    result = await session.execute(
-        select(Schedule.id, Schedule.cron_expression, Schedule.created_time)
-    )
-    return [(id_, expression, created) for id_, expression, created in result]
+    query = select(SCHEDULES.c.id, SCHEDULES.c.cron_expression, SCHEDULES.c.created_time)
+    return [(id_, expression, created) for id_, expression, created in tx.execute(query)]
 
 
-async def session_ids_of_functions(
-    session: AsyncSession, *, function_ids: Sequence[int]
-) -> list[int]:
-    result = await session.execute(
-        select(Schedule.session_id).where(Schedule.function_id.in_(function_ids))
-    )
-    return list(result.scalars())
+def session_ids_of_functions(tx: Tx, *, function_ids: Sequence[int]) -> list[int]:
+    query = select(SCHEDULES.c.session_id).where(SCHEDULES.c.function_id.in_(function_ids))
+    return list(tx.execute(query).scalars())

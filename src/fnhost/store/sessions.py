@@ -1,14 +1,38 @@
-"""Queries on sessions."""
+"""Sessions: their rows, and the queries on them."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Row, bindparam, delete, insert, select, update
 
+from fnhost.store.engine import Tx
+from fnhost.store.rows import record
 from fnhost.store.tables import Session, table_of
 
 SESSIONS = table_of(Session)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """An identity captured behind a one-time nonce (only the nonce's hash is kept)."""
+
+    id: int
+    project: str
+    type: str
+    status: str
+    nonce_hash: str
+    subject: str
+    capabilities: list[str]
+    client_id: str | None
+    creation_time: int
+    expiration_time: int
+
+
+def session_record(row: Row[Any]) -> SessionRecord:
+    return record(SessionRecord, row)
+
+
 # Built once: most calls create a session and bind it.
 _INSERT = insert(SESSIONS).returning(*SESSIONS.c)
 _BY_ID = select(SESSIONS).where(SESSIONS.c.id == bindparam("session_id"))
@@ -27,17 +51,18 @@ _BIND = (
 _BIND_HELD = _BIND.values(expiration_time=bindparam("held_until"))
 
 
-def insert_row(connection: Connection, **values: Any) -> Row[Any]:
-    return connection.execute(_INSERT, values).one()
+def insert_one(tx: Tx, **values: Any) -> SessionRecord:
+    return session_record(tx.execute(_INSERT, values).one())
 
 
-def by_id(connection: Connection, *, session_id: int) -> Row[Any] | None:
-    return connection.execute(_BY_ID, {"session_id": session_id}).one_or_none()
+def by_id(tx: Tx, *, session_id: int) -> SessionRecord | None:
+    row = tx.execute(_BY_ID, {"session_id": session_id}).one_or_none()
+    return None if row is None else session_record(row)
 
 
 def bind_nonce(
-    connection: Connection, *, project: str, nonce_hash: str, now: int, held_until: int | None
-) -> Row[Any] | None:
+    tx: Tx, *, project: str, nonce_hash: str, now: int, held_until: int | None
+) -> SessionRecord | None:
     """Make the READY, unexpired session of the nonce ACTIVE (and held until `held_until`, if
     given); None if there is no such session."""
     statement = _BIND if held_until is None else _BIND_HELD
@@ -47,26 +72,35 @@ def bind_nonce(
         "now": now,
         "held_until": held_until,
     }
-    return connection.execute(statement, params).one_or_none()
+    row = tx.execute(statement, params).one_or_none()
+    return None if row is None else session_record(row)
 
 
-def delete_expired_before(connection: Connection, *, cutoff: int, limit: int) -> int:
+def delete_expired_before(tx: Tx, *, cutoff: int, limit: int) -> int:
     """Delete up to `limit` sessions that expired before `cutoff`; returns how many."""
     ids = select(SESSIONS.c.id).where(SESSIONS.c.expiration_time < cutoff)
     statement = delete(SESSIONS).where(SESSIONS.c.id.in_(ids.limit(limit).scalar_subquery()))
-    return connection.execute(statement).rowcount
+    return tx.execute(statement).rowcount
 
 
-async def get_many(session: AsyncSession, *, project: str, ids: Sequence[int]) -> list[Session]:
-    result = await session.execute(
-        select(Session).where(Session.project == project, Session.id.in_(ids))
+def get_many(tx: Tx, *, project: str, ids: Sequence[int]) -> list[SessionRecord]:
+    query = select(SESSIONS).where(SESSIONS.c.project == project, SESSIONS.c.id.in_(ids))
+    return [session_record(row) for row in tx.execute(query)]
+
+
+def set_status(tx: Tx, *, project: str, ids: Sequence[int], status: str) -> None:
+    statement = (
+        update(SESSIONS)
+        .where(SESSIONS.c.project == project, SESSIONS.c.id.in_(ids))
+        .values(status=status)
     )
-    return list(result.scalars())
+    tx.execute(statement)
 
 
-async def set_expiration(
-    session: AsyncSession, *, session_ids: Sequence[int], expiration_time: int
-) -> None:
-    await session.execute(
-        update(Session).where(Session.id.in_(session_ids)).values(expiration_time=expiration_time)
+def set_expiration(tx: Tx, *, session_ids: Sequence[int], expiration_time: int) -> None:
+    statement = (
+        update(SESSIONS)
+        .where(SESSIONS.c.id.in_(session_ids))
+        .values(expiration_time=expiration_time)
     )
+    tx.execute(statement)

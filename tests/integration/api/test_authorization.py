@@ -14,6 +14,7 @@ import pytest
 
 from fnhost import clock
 from fnhost.auth import capabilities as caps
+from fnhost.services import identity
 from fnhost.services import tokens as tokens_service
 from tests.integration.apps import InProcess, in_process, upload_code
 
@@ -237,7 +238,7 @@ async def _issue(app: InProcess, projects: list[str], granted: list[str]) -> str
 
 
 async def _expired(app: InProcess) -> str:
-    await tokens_service.register(
+    await identity.register_token(
         app.platform,
         token="expired-token",
         kind="issued",

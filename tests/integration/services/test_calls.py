@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
 
-from fnhost.auth.secrets_box import SecretsBox
+from fnhost import clock
+from fnhost.lifecycle import CallEnd
 from fnhost.schemas.calls import CallCreate
 from fnhost.services import calls as calls_service
 from fnhost.services import dispatch as dispatch_service
-from fnhost.services import tokens as tokens_service
-from fnhost.services.dispatch import Outcome
+from fnhost.services import endings, identity
+from fnhost.services.jobs import CallJob
 from tests.integration.apps import (
     ADMIN_TOKEN,
     InProcess,
@@ -28,15 +29,56 @@ PROJECT = "calls"
 BASE = f"/api/v1/projects/{PROJECT}"
 
 
-def _dispatch_with(app: InProcess, outcome: Outcome) -> Callable[[], None]:
-    """A stand-in for the dispatcher: each wake-up claims the queued call and ends it so."""
-    tasks: list[asyncio.Task[None]] = []
+class _Dispatcher:
+    """A stand-in for this process's dispatcher, connected to `app`'s notifier: `free` slots
+    for calls straight from their request; started calls, and calls claimed when woken for a
+    queued one, end as `end` says (completed by default), when they end. `woken` counts the
+    wake-ups."""
 
-    async def run_one() -> None:
-        (job,) = await dispatch_service.claim(app.platform, limit=1, claimant="test")
-        await dispatch_service.finish(app.platform, call_id=job.call_id, outcome=outcome)
+    claimant = "local-dispatcher"
 
-    return lambda: tasks.append(asyncio.create_task(run_one()))
+    def __init__(
+        self, app: InProcess, *, free: int = 0, end: CallEnd | None = None, claims: bool = False
+    ) -> None:
+        self.app, self.free, self.claims = app, free, claims
+        self._end = end or CallEnd.completed("2", at=0)
+        self.started: list[int] = []
+        self.tasks: list[asyncio.Task[None]] = []
+        self.woken = 0
+        app.platform.notifier.connect(dispatcher=self)
+
+    def wake(self) -> None:
+        self.woken += 1
+        if self.claims:
+            self.tasks.append(asyncio.create_task(self._claim_one()))
+
+    def function_ready(self, function_id: int) -> None:
+        pass
+
+    def reserve(self) -> bool:
+        if self.free <= 0:
+            return False
+        self.free -= 1
+        return True
+
+    def release(self) -> None:
+        self.free += 1
+
+    def start(self, job: CallJob) -> None:
+        self.started.append(job.call_id)
+        self.tasks.append(asyncio.create_task(self._finish(job)))
+
+    async def _claim_one(self) -> None:
+        (job,) = await dispatch_service.claim(self.app.platform, limit=1, claimant="test")
+        await self._end_now(job)
+
+    async def _finish(self, job: CallJob) -> None:
+        await self._end_now(job)
+        self.free += 1
+
+    async def _end_now(self, job: CallJob) -> None:
+        end = dataclasses.replace(self._end, end_time=clock.now_ms())
+        await endings.end(self.app.platform, call_ids=[job.call_id], end=end)
 
 
 async def _call(app: InProcess, function_id: int) -> dict[str, Any]:
@@ -48,7 +90,7 @@ async def _call(app: InProcess, function_id: int) -> dict[str, Any]:
 async def test_call_that_ends_within_the_wait_comes_back_completed(tmp_path: Path) -> None:
     async with in_process(tmp_path / "data", call_wait_ms=30_000) as app:
         function_id = await ready_function(app, PROJECT)
-        app.platform.wake_dispatcher = _dispatch_with(app, Outcome("completed", response="2"))
+        _Dispatcher(app, claims=True)
 
         call = await _call(app, function_id)
 
@@ -64,8 +106,8 @@ async def test_call_that_ends_within_the_wait_comes_back_completed(tmp_path: Pat
 async def test_failed_call_comes_back_with_its_error(tmp_path: Path) -> None:
     async with in_process(tmp_path / "data", call_wait_ms=30_000) as app:
         function_id = await ready_function(app, PROJECT)
-        failed = Outcome("failed", error_message="ValueError: bad", error_trace="Traceback")
-        app.platform.wake_dispatcher = _dispatch_with(app, failed)
+        failed = CallEnd.failed("ValueError: bad", trace="Traceback", at=0)
+        _Dispatcher(app, end=failed, claims=True)
 
         call = await _call(app, function_id)
 
@@ -87,46 +129,10 @@ async def test_call_still_running_after_the_wait_comes_back_running(
         assert app.platform.call_events.watched == 0
 
 
-class _Starter:
-    """A stand-in for this process's dispatcher, installed in `app`: `free` slots; started jobs
-    end completed; `woken` counts wake-ups for queued calls."""
-
-    claimant = "local-dispatcher"
-
-    def __init__(self, app: InProcess, *, free: int) -> None:
-        self.app, self.free = app, free
-        self.started: list[int] = []
-        self.tasks: list[asyncio.Task[None]] = []
-        self.woken = 0
-        app.platform.call_starter = self
-        app.platform.wake_dispatcher = self._wake
-
-    def _wake(self) -> None:
-        self.woken += 1
-
-    def reserve(self) -> bool:
-        if self.free <= 0:
-            return False
-        self.free -= 1
-        return True
-
-    def release(self) -> None:
-        self.free += 1
-
-    def start(self, job: dispatch_service.CallJob) -> None:
-        self.started.append(job.call_id)
-        self.tasks.append(asyncio.create_task(self._finish(job)))
-
-    async def _finish(self, job: dispatch_service.CallJob) -> None:
-        outcome = Outcome("completed", response="2")
-        await dispatch_service.finish(self.app.platform, call_id=job.call_id, outcome=outcome)
-        self.free += 1
-
-
 async def test_call_with_a_free_slot_starts_at_once_without_a_claim(tmp_path: Path) -> None:
     async with in_process(tmp_path / "data", call_wait_ms=30_000) as app:
         function_id = await ready_function(app, PROJECT)
-        starter = _Starter(app, free=1)
+        starter = _Dispatcher(app, free=1)
 
         call = await _call(app, function_id)
 
@@ -141,7 +147,7 @@ async def test_call_with_a_free_slot_starts_at_once_without_a_claim(tmp_path: Pa
 async def test_call_without_a_free_slot_is_queued_for_the_dispatcher(tmp_path: Path) -> None:
     async with in_process(tmp_path / "data", call_wait_ms=0) as app:
         function_id = await ready_function(app, PROJECT)
-        starter = _Starter(app, free=0)
+        starter = _Dispatcher(app, free=0)
 
         call = await _call(app, function_id)
 
@@ -159,7 +165,7 @@ async def test_call_of_a_function_not_ready_gives_its_reserved_slot_back(tmp_pat
             f"{BASE}/functions", json={"items": [{"name": "f", "fileId": file_id}]}
         )
         function_id = created.json()["items"][0]["id"]  # still Queued: nothing builds here
-        starter = _Starter(app, free=1)
+        starter = _Dispatcher(app, free=1)
 
         call = await _call(app, function_id)
 
@@ -173,7 +179,7 @@ async def test_unknown_nonce_gives_the_reserved_slot_back_and_stores_nothing(
 ) -> None:
     async with in_process(tmp_path / "data") as app:
         function_id = await ready_function(app, PROJECT)
-        starter = _Starter(app, free=1)
+        starter = _Dispatcher(app, free=1)
 
         response = await app.http.post(
             f"{BASE}/functions/{function_id}/call", json={"data": {}, "nonce": "unknown"}
@@ -190,8 +196,8 @@ async def test_a_request_cancelled_while_its_call_is_stored_still_starts_the_cal
 ) -> None:
     async with in_process(tmp_path / "data") as app:
         function_id = await ready_function(app, PROJECT)
-        starter = _Starter(app, free=1)
-        principal = await tokens_service.authenticate(app.platform, ADMIN_TOKEN)
+        starter = _Dispatcher(app, free=1)
+        principal = await identity.authenticate(app.platform, ADMIN_TOKEN)
         turn = app.platform.db._write_turn
         assert turn is not None
         async with turn:  # the call's write waits for its turn: cancel the request meanwhile
@@ -202,7 +208,6 @@ async def test_a_request_cancelled_while_its_call_is_stored_still_starts_the_cal
                     function_id=function_id,
                     principal=principal,
                     body=CallCreate(data={}),
-                    hold=True,
                 )
             )
             await asyncio.sleep(0.05)
@@ -218,20 +223,16 @@ async def test_a_request_cancelled_while_its_call_is_stored_still_starts_the_cal
         assert starter.free == 1
 
 
-async def _function_with_secrets_of_another_key(app: InProcess) -> int:
-    """A Ready function whose secrets this server's key can no longer open (the key changed)."""
-    function_id = await ready_function(app, PROJECT, secrets={"api-key": "s3cret"})
-    app.platform.secrets_box = SecretsBox(Fernet.generate_key())
-    return function_id
-
-
 @pytest.mark.parametrize("free_slots", [1, 0])
 async def test_a_call_whose_secrets_cannot_be_opened_fails_saying_so(
     tmp_path: Path, free_slots: int
 ) -> None:
-    async with in_process(tmp_path / "data", call_wait_ms=0) as app:
-        function_id = await _function_with_secrets_of_another_key(app)
-        starter = _Starter(app, free=free_slots)
+    async with in_process(tmp_path / "data") as app:
+        function_id = await ready_function(app, PROJECT, secrets={"api-key": "s3cret"})
+    # The server starts again with another key: the function's secrets no longer open.
+    another_key = Fernet.generate_key().decode()
+    async with in_process(tmp_path / "data", call_wait_ms=0, secret_key=another_key) as app:
+        starter = _Dispatcher(app, free=free_slots)
 
         call = await _call(app, function_id)
         if free_slots == 0:  # queued: the dispatcher's claim ends it instead of starting it

@@ -9,7 +9,6 @@ from sqlalchemy import Connection, func, select
 
 from fnhost import clock
 from fnhost.services import retention
-from fnhost.settings import Settings
 from fnhost.store import calls as calls_store
 from fnhost.store import sessions as sessions_store
 from tests.integration.apps import InProcess, in_process, ready_function
@@ -22,7 +21,7 @@ async def _call(app: InProcess, function_id: int, *, state: str, end_time: int |
     """A call with one log line, stored directly (nothing runs in the test process)."""
 
     def store(connection: Connection) -> int:
-        row = calls_store.insert(
+        row = calls_store.insert_one(
             connection,
             project=PROJECT,
             function_id=function_id,
@@ -49,7 +48,7 @@ async def _session(app: InProcess, *, expiration_time: int) -> int:
     }
 
     def store(connection: Connection) -> int:
-        row = sessions_store.insert_row(connection, nonce_hash=str(expiration_time), **values)
+        row = sessions_store.insert_one(connection, nonce_hash=str(expiration_time), **values)
         return int(row.id)
 
     return await app.platform.db.run_write(store)
@@ -100,8 +99,8 @@ async def test_deletes_go_in_batches_and_zero_days_keeps_everything(
 
         assert await retention.prune(app.platform, now=clock.now()) == retention.Pruned(0, 0)
 
-        one_day = Settings.load(data_dir=tmp_path / "data", call_retention_days=1)
-        monkeypatch.setattr(app.platform, "settings", one_day)
+    # The server starts again keeping a day of history: every call goes, two at a time.
+    async with in_process(tmp_path / "data", call_retention_days=1) as app:
         monkeypatch.setattr(retention, "BATCH", 2)
         pruned = await retention.prune(app.platform, now=clock.now())
         assert pruned.calls == 3

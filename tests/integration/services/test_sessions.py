@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,9 @@ from fnhost import clock
 from fnhost.auth import capabilities as caps
 from fnhost.services import clients as clients_service
 from fnhost.services import dispatch as dispatch_service
+from fnhost.services import identity
 from fnhost.services import tokens as tokens_service
-from fnhost.store.tables import Session
+from fnhost.store import sessions as sessions_store
 from tests.integration.apps import InProcess, in_process, ready_function
 
 PROJECT = "sessions"
@@ -52,8 +54,7 @@ async def test_client_credentials_session_runs_as_the_client(app: InProcess) -> 
         f"{BASE}/functions/{function_id}/call", json={"nonce": created["nonce"]}
     )
     assert call.status_code == 201
-    async with app.platform.db.read() as session:
-        row = await session.get(Session, created["id"])
+    row = await app.platform.db.run_read(partial(sessions_store.by_id, session_id=created["id"]))
     assert row is not None and row.subject == client_id
     assert row.capabilities == [caps.FUNCTIONS_READ]
 
@@ -117,8 +118,7 @@ async def test_session_captures_only_the_callers_capabilities(app: InProcess) ->
     created = await _session(app, {"tokenExchange": True}, token=token)
     inspected = await app.http.get("/api/v1/token/inspect", headers=app.auth(token))
     assert inspected.json()["subject"] == "narrow"
-    async with app.platform.db.read() as session:
-        row = await session.get(Session, created["id"])
+    row = await app.platform.db.run_read(partial(sessions_store.by_id, session_id=created["id"]))
     assert row is not None
     assert sorted(row.capabilities) == sorted([caps.SESSIONS_CREATE, caps.FUNCTIONS_RUN])
 
@@ -131,7 +131,7 @@ async def test_call_token_carries_the_session_identity_in_its_project_only(
     function_id = await ready_function(app, PROJECT)
     await app.http.post(f"{BASE}/functions/{function_id}/call", json={"nonce": nonce})
     (job,) = await dispatch_service.claim(app.platform, limit=1, claimant="test")
-    principal = await tokens_service.authenticate(app.platform, job.token)
+    principal = await identity.authenticate(app.platform, job.token)
     assert principal.subject == client_id
     assert principal.capabilities_in(PROJECT) == {caps.FUNCTIONS_READ}
     assert not principal.in_project("elsewhere")  # the client has all projects; the call not

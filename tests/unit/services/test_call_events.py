@@ -1,8 +1,9 @@
 """The in-process signals of call ends."""
 
-from fnhost.services.call_events import CallEnd, CallEvents
+from fnhost.lifecycle import CallEnd
+from fnhost.services.call_events import CallEvents
 
-END = CallEnd(state="completed", end_time=5, error_message=None, error_trace=None)
+END = CallEnd.completed("2", at=5)
 
 
 async def test_an_end_resolves_the_waiters_of_that_call_only() -> None:

@@ -52,7 +52,6 @@ async def call_function(
         function_id=function_id,
         principal=principal,
         body=body or CallCreate(),
-        hold=True,
     )
     return WireJSON(_render(request, call), status_code=201)
 

@@ -93,9 +93,8 @@ async def download_file(
     file_id: Annotated[int, Path(ge=1, le=MAX_ID)], token: str, platform: PlatformDep
 ) -> Response:
     """The bytes behind a download link."""
-    row, content = await files_service.download(platform, file_id=file_id, token=token)
-    media_type = row.attributes.get("mime_type") or "application/octet-stream"
-    return Response(content, media_type=media_type)
+    found = await files_service.download(platform, file_id=file_id, token=token)
+    return Response(found.content, media_type=found.media_type)
 
 
 @router.get(PREFIX + "/{fileId}")

@@ -6,7 +6,7 @@ from fnhost import errors
 from fnhost.api import responses
 from fnhost.api.deps import PlatformDep, PrincipalDep
 from fnhost.api.responses import WireJSON
-from fnhost.services import tokens as tokens_service
+from fnhost.services import identity
 
 router = APIRouter(tags=["identity"])
 
@@ -14,7 +14,7 @@ router = APIRouter(tags=["identity"])
 @router.get("/api/v1/token/inspect")
 async def inspect_token(platform: PlatformDep, principal: PrincipalDep) -> WireJSON:
     """The caller's subject, projects and capabilities."""
-    return responses.wire(await tokens_service.inspect(platform, principal))
+    return responses.wire(await identity.inspect(platform, principal))
 
 
 @router.get("/api/v1/projects/{project}")

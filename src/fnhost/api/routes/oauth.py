@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fnhost import errors
 from fnhost.api.deps import PlatformDep
 from fnhost.api.responses import WireJSON
-from fnhost.services import clients as clients_service
+from fnhost.services import identity
 
 router = APIRouter(tags=["identity"])
 
@@ -52,7 +52,7 @@ async def token(request: Request, platform: PlatformDep) -> WireJSON:
     if not all(credentials):
         return _oauth_error(400, "invalid_request", "Send client_id and client_secret")
     try:
-        issued = await clients_service.issue_access_token(
+        issued = await identity.issue_access_token(
             platform, client_id=credentials[0], client_secret=credentials[1]
         )
     except errors.Unauthenticated as error:

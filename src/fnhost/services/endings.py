@@ -1,0 +1,62 @@
+"""Ending calls: the one way a call reaches its terminal state, whatever ends it (its result, an
+error, its deadline, a call that cannot start, a lost instance, a failed deploy, a stopped
+server). A call ends once: the first end recorded wins, later ones change nothing. Each end is
+announced to the requests of this process waiting for it, once its transaction committed.
+"""
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+
+from fnhost.lifecycle import CallEnd
+from fnhost.services.platform import Platform
+from fnhost.store import calls as calls_store
+from fnhost.store.engine import Tx
+from fnhost.store.functions import FunctionRecord
+
+logger = logging.getLogger(__name__)
+
+INTERRUPTED = "The server stopped while this call was running; it was not re-run"
+
+
+def deploy_failed(function: FunctionRecord, *, at: int) -> CallEnd:
+    """How a call of a function whose deploy failed ends: at once, with the deploy's reason."""
+    return CallEnd.failed(
+        f"The function's deployment failed: {function.error_message}",
+        trace=function.error_trace or "",
+        at=at,
+    )
+
+
+@dataclass(frozen=True)
+class Ended:
+    """Calls a unit of work ended, to announce once it committed."""
+
+    call_ids: list[int]
+    end: CallEnd
+
+
+def end_in(tx: Tx, *, call_ids: Sequence[int], end: CallEnd) -> Ended:
+    """End, inside a unit of work, those of `call_ids` that have not ended; `announce` the
+    result once the unit committed."""
+    return Ended(calls_store.end(tx, call_ids=call_ids, ended=end), end)
+
+
+async def end(platform: Platform, *, call_ids: Sequence[int], end: CallEnd) -> list[int]:
+    """End those of `call_ids` that have not ended, and announce it; returns those ended."""
+    ended = await platform.db.run_write(partial(end_in, call_ids=call_ids, end=end))
+    announce(platform, ended)
+    return ended.call_ids
+
+
+def announce(platform: Platform, *ended: Ended) -> None:
+    """Tell the requests waiting for these calls how they ended."""
+    for each in ended:
+        for call_id in each.call_ids:
+            platform.call_events.ended(call_id, each.end)
+            logger.info(
+                "call ended: %s",
+                each.end.state,
+                extra={"action": "call_ended", "call_id": call_id, "state": each.end.state},
+            )

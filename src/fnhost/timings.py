@@ -1,0 +1,35 @@
+"""Every internal period, grace time and margin, named in one place.
+
+These are not settings: they pace fnhost's own loops and guard its own processes, and none of
+them limits what a user may do (the limits are settings, in settings.py).
+"""
+
+# Dispatcher: how soon calls queued by another process are found (this process's own wake it at
+# once), how often a dispatcher proves it lives, and after how long without a beat it is dead
+# (and the calls it was running with it).
+DISPATCHER_POLL_SECONDS = 1.0
+DISPATCHER_HEARTBEAT_SECONDS = 5.0
+DISPATCHER_STALE_AFTER_SECONDS = 30.0
+
+# Builder: how soon functions queued by another process are built.
+BUILDER_POLL_SECONDS = 5.0
+
+# Warm instances: how often idle ones are looked for.
+INSTANCE_REAP_SECONDS = 5.0
+
+# A call's pipes may stay open this long after it ended (a grandchild may hold them).
+CALL_DRAIN_SECONDS = 2.0
+# A killed call must be reported dead within this long, else its whole instance is stopped.
+CALL_KILL_GRACE_SECONDS = 5.0
+# A running call's log lines are written to the database at most this often.
+CALL_LOG_FLUSH_SECONDS = 0.2
+# A call's token outlives its deadline by this much (its last requests may be in flight).
+CALL_TOKEN_MARGIN_SECONDS = 60
+# A call's session outlives twice its deadline by this much: it may wait queued a while first.
+CALL_SESSION_MARGIN_SECONDS = 3600
+
+# Retention is counted in days: pruning this often keeps each pass small.
+RETENTION_PRUNE_SECONDS = 600.0
+
+# Longest the start-up check of the sandbox may take.
+SANDBOX_PROBE_SECONDS = 20.0
