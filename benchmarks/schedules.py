@@ -140,7 +140,17 @@ def main() -> None:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="fnhost-bench-schedules-"))
-    server = RunningServer(data_dir=work / "data", environments_dir=work / "environments").start()
+    # Every schedule's tick must make its call: the overload limits (100 calls of a function
+    # running or waiting, 250 of a project) are raised above the schedules measured.
+    room = str(2 * args.schedules)
+    server = RunningServer(
+        data_dir=work / "data",
+        environments_dir=work / "environments",
+        env={
+            "FNHOST_MAX_ACTIVE_CALLS_PER_FUNCTION": room,
+            "FNHOST_MAX_ACTIVE_CALLS_PER_PROJECT": room,
+        },
+    ).start()
     try:
         with server.http() as http:
             function_id = deploy(http)

@@ -46,3 +46,7 @@ class Forbidden(FnhostError):
 
 class PayloadTooLarge(FnhostError):
     """The request body is too large."""
+
+
+class TooManyRequests(FnhostError):
+    """Too many calls are running or waiting; try again later."""

@@ -87,6 +87,18 @@ class CallSettings(_Group):
         description="How long POST .../call holds its answer for the call to end, so that a "
         "quick call comes back finished in one round trip; 0: answer at once (Running).",
     )
+    max_active_calls_per_function: int = Field(
+        100,
+        ge=1,
+        description="Calls of one function running or waiting at once (on every server of "
+        "the database); past it POST .../call answers 429 and a schedule's tick is skipped.",
+    )
+    max_active_calls_per_project: int = Field(
+        250,
+        ge=1,
+        description="Calls of one project running or waiting at once; past it POST .../call "
+        "answers 429 and a schedule's tick is skipped.",
+    )
     call_data_max_bytes: int = Field(
         9 * 1024 * 1024, ge=1, description="Largest accepted call `data`, as JSON bytes."
     )

@@ -19,7 +19,11 @@ STATUS: dict[type[errors.FnhostError], int] = {
     errors.Unauthenticated: 401,
     errors.Forbidden: 403,
     errors.PayloadTooLarge: 413,
+    errors.TooManyRequests: 429,
 }
+# How long a refused caller should wait before trying again (clients such as the SDK back off
+# on their own; this is for the others).
+RETRY_AFTER_SECONDS = 1
 
 
 def error_response(
@@ -58,9 +62,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(errors.FnhostError)
     async def _domain(_request: Request, error: errors.FnhostError) -> WireJSON:
-        return error_response(
+        response = error_response(
             status_of(error), error.message, missing=error.missing, duplicated=error.duplicated
         )
+        if isinstance(error, errors.TooManyRequests):
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, error: RequestValidationError) -> WireJSON:

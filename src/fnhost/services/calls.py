@@ -13,6 +13,7 @@ from fnhost.auth.principal import Principal
 from fnhost.lifecycle import CallEnd, CallState, FunctionStatus
 from fnhost.schemas.calls import CallCreate, CallError, CallFilter, CallRead, CallResponse, LogEntry
 from fnhost.services import cursors, dispatch, endings, sessions
+from fnhost.services.capacity import Capacity
 from fnhost.services.jobs import CallStarter
 from fnhost.services.platform import Platform
 from fnhost.settings import Settings
@@ -104,6 +105,16 @@ async def create(
         function = functions_store.get(tx, project=project, function_id=function_id)
         if function is None:
             raise errors.NotFound("Function not found", missing=[{"id": function_id}])
+        in_project, in_function = calls_store.active_counts(
+            tx, project=project, function_id=function_id
+        )
+        capacity = Capacity(
+            platform.settings.calls,
+            by_function={(project, function_id): in_function},
+            by_project={project: in_project},
+        )
+        if refusal := capacity.refusal(project, function_id):
+            raise errors.TooManyRequests(refusal)
         session = sessions.bind_or_capture(
             tx, project=project, nonce=body.nonce, principal=principal, ttl=ttl
         )

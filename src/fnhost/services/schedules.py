@@ -17,6 +17,7 @@ from fnhost.schemas.schedules import (
 )
 from fnhost.services import cursors, sessions
 from fnhost.services.calls import check_data_size, session_ttl
+from fnhost.services.capacity import Capacity
 from fnhost.services.platform import Platform
 from fnhost.settings import Settings
 from fnhost.store import calls as calls_store
@@ -201,36 +202,76 @@ async def timings(platform: Platform) -> list[ScheduleTiming]:
     ]
 
 
-async def fire(platform: Platform, *, due: Mapping[int, datetime]) -> list[int]:
+@dataclass(frozen=True)
+class Fired:
+    """What a pass of the scheduler did: the calls it created, and the schedules whose tick the
+    overload limits refused."""
+
+    call_ids: list[int]
+    refused: list[int]
+
+
+async def fire(platform: Platform, *, due: Mapping[int, datetime]) -> Fired:
     """Create the call of each (schedule, tick) in `due`, unless it exists already (made before
-    a restart, or by another server on this database). Returns the ids of the calls created."""
+    a restart, or by another server on this database) or the overload limits refuse it (the
+    tick is skipped, and logged: a later tick runs when there is room)."""
     by_tick: dict[datetime, list[int]] = defaultdict(list)
     for schedule_id, tick in due.items():
         by_tick[tick].append(schedule_id)
 
-    def unit(tx: Tx) -> list[tuple[int, int]]:
-        # Read inside the write transaction (its lock is taken): the calls' startTime is when
-        # they came to be. Schedules deleted meanwhile get no call: their rows are copied here.
+    def unit(tx: Tx) -> tuple[list[tuple[int, int]], dict[int, str]]:
+        # Read inside the write transaction (on SQLite it holds the write lock from its start):
+        # the calls' startTime is when they came to be. Schedules deleted meanwhile get no call:
+        # their rows are copied here.
         now_ms = clock.now_ms()
+        targets = schedules_store.targets(tx, ids=list(due))
+        projects = sorted({project for project, _ in targets.values()})
+        capacity = Capacity.of_functions(
+            platform.settings.calls, calls_store.active_by_function(tx, projects=projects)
+        )
+        refused: dict[int, str] = {}
         created: list[tuple[int, int]] = []
         for tick, schedule_ids in by_tick.items():
+            admitted = []
+            for schedule_id in sorted(schedule_ids):
+                if schedule_id not in targets:
+                    continue
+                if refusal := capacity.refusal(*targets[schedule_id]):
+                    refused[schedule_id] = refusal
+                else:
+                    admitted.append(schedule_id)
             created += calls_store.insert_scheduled(
                 tx,
-                schedule_ids=schedule_ids,
+                schedule_ids=admitted,
                 scheduled_time=clock.to_ms(tick),
                 start_time=now_ms,
             )
         function_ids = sorted({function_id for _, function_id in created})
         functions_store.touch_last_called(tx, function_ids=function_ids, at=now_ms)
-        return created
+        return created, refused
 
-    created = await platform.db.run_write(unit)
+    created, refused = await platform.db.run_write(unit)
     if created:
         platform.notifier.call_queued()
+    for schedule_id, refusal in refused.items():
+        logger.warning(
+            "schedule %d skipped its tick at %s: %s",
+            schedule_id,
+            due[schedule_id].isoformat(),
+            refusal,
+            extra={"action": "tick_refused", "schedule_id": schedule_id},
+        )
     logger.info(
-        "schedule ticks: %d due, %d calls created (the others existed already)",
+        "schedule ticks: %d due, %d calls created, %d refused by the limits (the others "
+        "existed already)",
         len(due),
         len(created),
-        extra={"action": "ticks_fired", "ticks_due": len(due), "calls_created": len(created)},
+        len(refused),
+        extra={
+            "action": "ticks_fired",
+            "ticks_due": len(due),
+            "calls_created": len(created),
+            "ticks_refused": len(refused),
+        },
     )
-    return [call_id for call_id, _ in created]
+    return Fired(call_ids=[call_id for call_id, _ in created], refused=sorted(refused))

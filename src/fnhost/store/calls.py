@@ -11,6 +11,7 @@ from sqlalchemy import (
     String,
     bindparam,
     delete,
+    func,
     insert,
     literal,
     select,
@@ -113,6 +114,29 @@ _END_MANY = (
     .values(_END_VALUES)
     .returning(CALLS.c.id)
 )
+
+
+_ACTIVE = select(
+    func.count(), func.count().filter(CALLS.c.function_id == bindparam("function_id"))
+).where(CALLS.c.state.in_(NOT_ENDED), CALLS.c.project == bindparam("project"))
+
+
+def active_counts(tx: Tx, *, project: str, function_id: int) -> tuple[int, int]:
+    """How many calls have not ended (queued or running) in `project`, and of the function."""
+    in_project, in_function = tx.execute(
+        _ACTIVE, {"project": project, "function_id": function_id}
+    ).one()
+    return int(in_project), int(in_function)
+
+
+def active_by_function(tx: Tx, *, projects: Sequence[str]) -> dict[tuple[str, int], int]:
+    """How many calls have not ended, per (project, function id), in `projects`."""
+    query = (
+        select(CALLS.c.project, CALLS.c.function_id, func.count())
+        .where(CALLS.c.state.in_(NOT_ENDED), CALLS.c.project.in_(projects))
+        .group_by(CALLS.c.project, CALLS.c.function_id)
+    )
+    return {(project, function_id): count for project, function_id, count in tx.execute(query)}
 
 
 def insert_one(tx: Tx, **values: Any) -> CallRecord:

@@ -84,6 +84,14 @@ def delete_many(tx: Tx, *, project: str, ids: Sequence[int]) -> None:
     tx.execute(delete(SCHEDULES).where(SCHEDULES.c.project == project, SCHEDULES.c.id.in_(ids)))
 
 
+def targets(tx: Tx, *, ids: Sequence[int]) -> dict[int, tuple[str, int]]:
+    """(project, function id) of each schedule among `ids` that still exists."""
+    query = select(SCHEDULES.c.id, SCHEDULES.c.project, SCHEDULES.c.function_id).where(
+        SCHEDULES.c.id.in_(ids)
+    )
+    return {id_: (project, function_id) for id_, project, function_id in tx.execute(query)}
+
+
 def timings(tx: Tx) -> list[tuple[int, str, int]]:
     """(id, cron expression, created time) of every schedule of every project."""
     query = select(SCHEDULES.c.id, SCHEDULES.c.cron_expression, SCHEDULES.c.created_time)

@@ -96,6 +96,9 @@ class Call(Base):
         UniqueConstraint("schedule_id", "scheduled_time"),
         Index("ix_calls_function_id_id", "function_id", "id"),
         Index("ix_calls_state_id", "state", "id"),
+        # Counting the calls not ended per project and function (the overload limits) reads
+        # only them, however long the history.
+        Index("ix_calls_state_project_function_id", "state", "project", "function_id"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
