@@ -6,9 +6,8 @@ from typing import Annotated
 import typer
 import uvicorn
 import uvloop
-from rich.console import Console
 
-from fnhost.cli import clients, doctor, tokens
+from fnhost.cli import clients, doctor, server_logs, tokens
 from fnhost.cli.platform import DataDirOption, load_settings
 from fnhost.cli.server import embedded
 from fnhost.settings import Settings
@@ -17,7 +16,7 @@ app = typer.Typer(help="fnhost: self-hosted Python functions with the CDF Functi
 app.add_typer(tokens.app, name="token")
 app.add_typer(clients.app, name="client")
 app.command()(doctor.doctor)
-console = Console(stderr=True)
+logger = logging.getLogger(__name__)
 
 
 @app.callback()
@@ -33,9 +32,7 @@ def serve(
 ) -> None:
     """Run the server: API, builder, dispatcher and scheduler in one process."""
     settings = load_settings(data_dir, host=host, port=port)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    server_logs.configure(settings.logs.log_format)
     # uvloop (from uvicorn[standard]): the server's own loop, since uvicorn's `loop` option only
     # applies when uvicorn starts the loop itself; it serves a request in less CPU than asyncio's.
     uvloop.run(_serve(settings))
@@ -43,16 +40,19 @@ def serve(
 
 async def _serve(settings: Settings) -> None:
     async with embedded(settings) as server:
-        if server.admin_token_file:
-            console.print(f"Admin token: in [bold]{server.admin_token_file}[/bold]")
-        else:
-            console.print("Admin token: from FNHOST_ADMIN_TOKEN")
-        console.print(f"Data directory: {settings.server.data_dir}")
+        logger.info(
+            "admin token: %s",
+            f"in {server.admin_token_file}" if server.admin_token_file else "FNHOST_ADMIN_TOKEN",
+            extra={"action": "admin_token"},
+        )
+        logger.info("data directory: %s", settings.server.data_dir, extra={"action": "data_dir"})
         config = uvicorn.Config(
             server.app,
             host=settings.server.host,
             port=settings.server.port,
             log_level="info",
+            # uvicorn's lines go through the root logger, in the format of every other line.
+            log_config=None,
             access_log=False,
             lifespan="on",
         )
