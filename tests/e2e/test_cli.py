@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,6 +73,37 @@ def cli(server: RunningServer, tmp_path: Path) -> Cli:
         "FNHOST_PROJECT": f"cli-{uuid.uuid4().hex[:8]}",
     }
     return Cli(env)
+
+
+@pytest.fixture(scope="module")
+def own_server(
+    tmp_path_factory: pytest.TempPathFactory, environments_dir: Path
+) -> Iterator[RunningServer]:
+    """A server as a plain `fnhost serve` starts (its admin token written into its data
+    directory, calls of up to 10 minutes), with JSON logs."""
+    running = RunningServer(
+        data_dir=tmp_path_factory.mktemp("cli") / "data",
+        environments_dir=environments_dir,
+        env={"FNHOST_ADMIN_TOKEN": "", "FNHOST_LOG_FORMAT": "json"},
+    ).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def local_cli(own_server: RunningServer, tmp_path: Path) -> Cli:
+    """The CLI with only the local server's settings: its port and data directory."""
+    env = clean_environment(tmp_path / "home")
+    env |= {
+        "FNHOST_DATA_DIR": str(own_server.data_dir),
+        "FNHOST_PORT": str(own_server.port),
+        "FNHOST_PROJECT": f"local-{uuid.uuid4().hex[:8]}",
+    }
+    return Cli(env)
+
+
+def admin_token(server: RunningServer) -> str:
+    return (server.data_dir / "admin-token").read_text().strip()
 
 
 def test_deploy_follows_a_folder_to_ready(cli: Cli) -> None:
@@ -175,28 +208,35 @@ def test_call_past_its_timeout_exits_1(cli: Cli) -> None:
     assert "ended Timeout" in done.stderr
 
 
-def test_logs_follow_prints_lines_while_the_call_runs(cli: Cli, server: RunningServer) -> None:
-    function = cli.deploy("ticks")
-    started = cli.json("call", "ticks", "--no-wait", "--data", '{"ticks": 4, "interval": 0.75}')
-    assert started["status"] == "Running"
-
-    with subprocess.Popen(
-        [sys.executable, "-m", "fnhost", "calls", "logs", "ticks", str(started["id"]), "-f"],
-        env=cli.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as follower:
-        assert follower.stdout is not None and follower.stderr is not None
-        first = follower.stdout.readline()
-        with server.http() as http:
-            path = f"/api/v1/projects/{cli.env['FNHOST_PROJECT']}/functions/{function['id']}"
-            status_then = http.get(f"{path}/calls/{started['id']}").json()["status"]
-        rest = follower.stdout.readlines()  # until the follower exits
-        errors = follower.stderr.read()
+def test_logs_follow_prints_lines_while_the_call_runs(
+    local_cli: Cli, own_server: RunningServer
+) -> None:
+    function = local_cli.deploy("ticks")
+    with socket.create_server(("127.0.0.1", 0)) as gate:
+        gate.settimeout(60)
+        data = {"ticks": 4, "interval": 0.5, "gate": gate.getsockname()[1]}
+        started = local_cli.json("call", "ticks", "--no-wait", "--data", json.dumps(data))
+        with subprocess.Popen(
+            [sys.executable, "-m", "fnhost", "calls", "logs", "ticks", str(started["id"]), "-f"],
+            env=local_cli.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        ) as follower:
+            assert follower.stdout is not None and follower.stderr is not None
+            first = follower.stdout.readline()
+            # The call waits at its gate after its first line: it is running now, for sure.
+            with own_server.http(admin_token(own_server)) as http:
+                path = f"/api/v1/projects/{local_cli.env['FNHOST_PROJECT']}/functions"
+                call = http.get(f"{path}/{function['id']}/calls/{started['id']}").json()
+            connection, _ = gate.accept()
+            with connection:
+                connection.sendall(b"go")
+                rest = follower.stdout.readlines()  # until the follower exits, with the call
+            errors = follower.stderr.read()
 
     assert first == "tick 0\n"
-    assert status_then == "Running"  # the first line came before the call ended
+    assert call["status"] == "Running"
     assert rest == ["tick 1\n", "tick 2\n", "tick 3\n"]
     assert follower.wait(timeout=30) == 0
     assert f"Call {started['id']} ended Completed." in errors
@@ -308,12 +348,8 @@ def test_a_remote_server_by_url_and_token_without_local_data(
     assert "No project" in remote.run("functions", "list", code=1).stderr
 
 
-def test_the_local_server_and_its_admin_token_by_default(make_server: Any, tmp_path: Path) -> None:
-    local = make_server({"FNHOST_ADMIN_TOKEN": ""})  # the server writes DATA_DIR/admin-token
-    env = clean_environment(tmp_path / "home")
-    env |= {"FNHOST_DATA_DIR": str(local.data_dir), "FNHOST_PORT": str(local.port)}
-
-    assert Cli(env).json("functions", "list", "--project", "mine") == []
+def test_the_local_server_and_its_admin_token_by_default(local_cli: Cli) -> None:
+    assert local_cli.json("functions", "list") == []
 
 
 def test_client_commands_start_without_loading_the_server() -> None:
@@ -332,27 +368,31 @@ def test_client_commands_start_without_loading_the_server() -> None:
     assert loaded.stdout == "[]\n"
 
 
-def test_json_server_logs_carry_the_request_and_call_ids(make_server: Any) -> None:
-    server: RunningServer = make_server({"FNHOST_LOG_FORMAT": "json"})
-    project = "logs"
-    function = server.client(project).functions.create(name="ok", folder=str(FUNCTIONS / "ok"))
+def test_json_server_logs_carry_the_request_and_call_ids(own_server: RunningServer) -> None:
+    project = f"logs-{uuid.uuid4().hex[:8]}"
+    client = own_server.client(project, token=admin_token(own_server))
+    function = client.functions.create(name="ok", folder=str(FUNCTIONS / "ok"))
     path = f"/api/v1/projects/{project}/functions/{function.id}"
-    with server.http() as http:
+    with own_server.http(admin_token(own_server)) as http:
         wait_until(lambda: http.get(path).json()["status"] == "Ready")
         http.post(f"{path}/call", json={"data": {"x": 0}})  # the dispatcher has run once since
         answer = http.post(f"{path}/call", json={"data": {"x": 1}})
     call_id, request_id = answer.json()["id"], answer.headers["x-request-id"]
 
     def finished() -> list[dict[str, Any]]:
-        records = [json.loads(line) for line in server.logs().splitlines()]
+        records = [json.loads(line) for line in own_server.logs().splitlines()]
         return [
-            r for r in records if r.get("action") == "call_finished" and r["call_id"] == call_id
+            r
+            for r in records
+            if r.get("action") == "call_finished"
+            and r.get("project") == project
+            and r["call_id"] == call_id
         ]
 
     (line,) = wait_until(finished, timeout=30)
     assert line["request_id"] == request_id
-    assert (line["project"], line["function_id"]) == (project, function.id)
+    assert line["function_id"] == function.id
     assert line["level"] == "INFO" and line["logger"] == "fnhost.services.dispatch"
     assert {"time", "message"} <= line.keys()
-    actions = {json.loads(text).get("action") for text in server.logs().splitlines()}
+    actions = {json.loads(text).get("action") for text in own_server.logs().splitlines()}
     assert {"migrate_started", "migrate_done", "base_environment_started"} <= actions
