@@ -141,6 +141,8 @@ def test_deploy_of_a_broken_folder_exits_1_with_the_reason_and_build_output(cli:
     assert ": Failed (" in done.stderr
     assert "Deploy failed: handler.py has a syntax error at line" in done.stderr
     assert "Build output:" in done.stderr and "SyntaxError" in done.stderr
+    shown = cli.run("functions", "show", "b").stdout
+    assert "handler.py has a syntax error" in shown and "SyntaxError" in shown
 
 
 def test_deploy_refuses_a_folder_without_its_handler(cli: Cli, tmp_path: Path) -> None:
@@ -384,7 +386,7 @@ def test_json_server_logs_carry_the_request_and_call_ids(own_server: RunningServ
         return [
             r
             for r in records
-            if r.get("action") == "call_finished"
+            if r.get("action") == "call_ended"
             and r.get("project") == project
             and r["call_id"] == call_id
         ]
@@ -392,7 +394,7 @@ def test_json_server_logs_carry_the_request_and_call_ids(own_server: RunningServ
     (line,) = wait_until(finished, timeout=30)
     assert line["request_id"] == request_id
     assert line["function_id"] == function.id
-    assert line["level"] == "INFO" and line["logger"] == "fnhost.services.dispatch"
+    assert line["level"] == "INFO" and line["logger"] == "fnhost.services.endings"
     assert {"time", "message"} <= line.keys()
     actions = {json.loads(text).get("action") for text in own_server.logs().splitlines()}
     assert {"migrate_started", "migrate_done", "base_environment_started"} <= actions

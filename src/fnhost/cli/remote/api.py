@@ -90,11 +90,19 @@ class Api:
                 f"Cannot reach {self.connection.url}: {error or type(error).__name__}. Is the "
                 "server running there? (--url or FNHOST_URL)"
             ) from None
-        if response.is_success:
-            return response.json() if response.content else None
-        raise ApiError(
-            response.status_code, _message(response), response.headers.get("x-request-id")
-        )
+        if not response.is_success:
+            raise ApiError(
+                response.status_code, _message(response), response.headers.get("x-request-id")
+            )
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise CliError(
+                f"{request.url} answered with something else than JSON: is {self.connection.url} "
+                "an fnhost server?"
+            ) from None
 
 
 def _message(response: httpx.Response) -> str:

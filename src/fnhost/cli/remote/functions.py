@@ -12,7 +12,7 @@ from rich.text import Text
 from fnhost.cli.remote import code, lookup, polling
 from fnhost.cli.remote.api import Api
 from fnhost.cli.remote.command import Remote, remote_command
-from fnhost.cli.remote.output import emit_json, fields, listing, note, when
+from fnhost.cli.remote.output import emit_json, emit_line, fields, listing, note, when
 
 app = typer.Typer(help="Deploy, list, show and delete functions.", no_args_is_help=True)
 
@@ -74,7 +74,7 @@ def show(remote: Remote, function: FunctionArgument) -> None:
         ]
     )
     if error.get("trace"):
-        note(error["trace"])
+        emit_line(f"Build output:\n{error['trace'].rstrip()}")
 
 
 @app.command()
