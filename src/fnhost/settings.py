@@ -60,6 +60,13 @@ class ServerSettings(_Group):
         32 * 1024 * 1024, ge=1024, description="Largest JSON request body (after gunzip)."
     )
 
+    @property
+    def local_url(self) -> str:
+        """Where a process on this machine reaches the server (loopback when it listens on
+        every interface)."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
 
 class CallSettings(_Group):
     """How calls run: time, concurrency, sizes, and the resources a function may ask for."""
@@ -269,6 +276,17 @@ class RetentionSettings(_Group):
     )
 
 
+class LogSettings(_Group):
+    """The server's own log."""
+
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="How the server's log lines look on stderr: readable text, or one JSON "
+        "object per line (time, level, logger, message, and the request, project, function "
+        "and call ids where known).",
+    )
+
+
 class Settings(BaseModel):
     """Every knob of an fnhost server, by concern. Built once at start, never changed."""
 
@@ -281,6 +299,7 @@ class Settings(BaseModel):
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     schedules: ScheduleSettings = Field(default_factory=ScheduleSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    logs: LogSettings = Field(default_factory=LogSettings)
 
     @classmethod
     def load(cls, **overrides: Any) -> "Settings":
@@ -311,9 +330,7 @@ class Settings(BaseModel):
         """Where functions reach this server."""
         if self.server.public_url:
             return self.server.public_url.rstrip("/")
-        host = self.server.host
-        host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-        return f"http://{host}:{self.server.port}"
+        return self.server.local_url
 
     @property
     def environments_dir(self) -> Path:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from fnhost import errors
+from fnhost import errors, log_context
 from fnhost.auth.principal import Principal
 from fnhost.services import identity
 from fnhost.services.platform import Platform
@@ -51,6 +51,10 @@ def require(*capabilities: str) -> Callable[..., Awaitable[Principal]]:
     async def check(request: Request) -> Principal:
         principal = await get_principal(request)
         project = request.path_params["project"]
+        function_id = request.path_params.get("functionId", "")
+        log_context.bind(
+            project=project, function_id=int(function_id) if function_id.isdigit() else None
+        )
         if not principal.in_project(project):
             raise errors.Forbidden(f"The token has no access to project {project!r}")
         if not principal.can(project, *capabilities):

@@ -5,11 +5,13 @@ import zlib
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fnhost import log_context
 from fnhost.api.errors import error_response
 
 
 class RequestIdAndGunzip:
-    """Adds `x-request-id` to every response (the SDK quotes it in its exceptions), and decodes
+    """Adds `x-request-id` to every response (the SDK quotes it in its exceptions) and to every
+    line logged while handling the request, and decodes
     `Content-Encoding: gzip` request bodies (every SDK POST) with a size cap.
 
     One layer for both, reading the raw header lists: every middleware layer and every
@@ -27,6 +29,9 @@ class RequestIdAndGunzip:
         request_id = uuid.uuid4().hex
         # Kept in the request state too: the 500 handler runs outside this middleware.
         scope.setdefault("state", {})["request_id"] = request_id
+        # Not reset on the way out: the request's task ends with it, and the lines the outer
+        # error handlers log for it keep the id.
+        log_context.bind(request_id=request_id)
         header = (b"x-request-id", request_id.encode())
 
         async def send_with_id(message: Message) -> None:

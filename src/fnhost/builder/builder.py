@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import tempfile
+import time
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -75,18 +76,26 @@ class Builder:
         runtime = self._platform.settings.builds.default_runtime
         if runtime not in self._platform.runtimes:
             return
+        logger.info(
+            "preparing the base environment (%s, no requirements)",
+            runtime,
+            extra={"action": "base_environment_started"},
+        )
+        started = time.monotonic()
         try:
             environment = await self._environments.prepare_base(runtime)
         except BuildFailed as failure:
             logger.warning(
-                "could not prepare the base environment: %s",
+                "could not prepare the base environment in %.2f s: %s",
+                time.monotonic() - started,
                 failure.message,
                 extra={"action": "base_environment_failed"},
             )
             return
         logger.info(
-            "base environment ready: %s",
+            "base environment ready: %s in %.2f s",
             environment.python,
+            time.monotonic() - started,
             extra={"action": "base_environment_ready"},
         )
 

@@ -122,9 +122,28 @@ class Environments:
             built = not python.exists()
             if built:
                 started = time.monotonic()
-                await self._build(
-                    target, json.loads(spec)["requirements"], runtime, index_url, extra_index_urls
+                logger.info(
+                    "building environment %s for %s",
+                    name,
+                    runtime,
+                    extra={"action": "environment_build_started", "environment": name},
                 )
+                try:
+                    await self._build(
+                        target,
+                        json.loads(spec)["requirements"],
+                        runtime,
+                        index_url,
+                        extra_index_urls,
+                    )
+                except BuildFailed:
+                    logger.warning(
+                        "environment %s failed to build after %.2f s",
+                        name,
+                        time.monotonic() - started,
+                        extra={"action": "environment_build_failed", "environment": name},
+                    )
+                    raise
                 logger.info(
                     "built environment %s in %.2f s",
                     name,

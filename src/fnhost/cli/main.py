@@ -1,59 +1,57 @@
-"""`fnhost`: serve, and manage what a server holds."""
+"""`fnhost`: the client commands that speak a server's HTTP API (functions, call, calls,
+schedules), and the local commands that serve and manage a data directory."""
 
-import logging
-from typing import Annotated
+import importlib
+from typing import TYPE_CHECKING
 
 import typer
-import uvicorn
-import uvloop
-from rich.console import Console
+from typer.core import TyperGroup
 
-from fnhost.cli import clients, doctor, tokens
-from fnhost.cli.platform import DataDirOption, load_settings
-from fnhost.cli.server import embedded
-from fnhost.settings import Settings
+from fnhost.cli.remote import calls, functions, schedules
 
-app = typer.Typer(help="fnhost: self-hosted Python functions with the CDF Functions API.")
-app.add_typer(tokens.app, name="token")
-app.add_typer(clients.app, name="client")
-app.command()(doctor.doctor)
-console = Console(stderr=True)
+if TYPE_CHECKING:
+    # The types of the group methods overridden below: Typer's own (vendored) click's.
+    from typer._click import Command, Context
+
+# The local commands import the whole server (FastAPI, SQLAlchemy, Alembic: about a second of
+# imports); they are imported only when one of them runs, so the client commands start fast.
+LOCAL_COMMANDS = {
+    "serve": "fnhost.cli.serve:serve",
+    "token": "fnhost.cli.tokens:app",
+    "client": "fnhost.cli.clients:app",
+    "doctor": "fnhost.cli.doctor:doctor",
+}
+
+
+class Commands(TyperGroup):
+    """fnhost's commands: the client ones registered as usual, the local ones on first use."""
+
+    def list_commands(self, ctx: "Context") -> list[str]:
+        return [*super().list_commands(ctx), *LOCAL_COMMANDS]
+
+    def get_command(self, ctx: "Context", cmd_name: str) -> "Command | None":
+        if cmd_name not in LOCAL_COMMANDS:
+            return super().get_command(ctx, cmd_name)
+        module, attribute = LOCAL_COMMANDS[cmd_name].split(":")
+        target = getattr(importlib.import_module(module), attribute)
+        # Built as the root would have built it, had it been registered up front.
+        holder = typer.Typer()
+        if isinstance(target, typer.Typer):
+            holder.add_typer(target, name=cmd_name)
+        else:
+            holder.command(cmd_name)(target)
+        return typer.main.get_group(holder).get_command(ctx, cmd_name)
+
+
+app = typer.Typer(
+    cls=Commands, help="fnhost: self-hosted Python functions with the CDF Functions API."
+)
+app.add_typer(functions.app, name="functions")
+app.command("call")(calls.call)
+app.add_typer(calls.app, name="calls")
+app.add_typer(schedules.app, name="schedules")
 
 
 @app.callback()
 def main() -> None:
     """fnhost: self-hosted Python functions with the CDF Functions API."""
-
-
-@app.command()
-def serve(
-    host: Annotated[str | None, typer.Option(help="Interface [default: 127.0.0.1]")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [default: 8000]")] = None,
-    data_dir: DataDirOption = None,
-) -> None:
-    """Run the server: API, builder, dispatcher and scheduler in one process."""
-    settings = load_settings(data_dir, host=host, port=port)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # uvloop (from uvicorn[standard]): the server's own loop, since uvicorn's `loop` option only
-    # applies when uvicorn starts the loop itself; it serves a request in less CPU than asyncio's.
-    uvloop.run(_serve(settings))
-
-
-async def _serve(settings: Settings) -> None:
-    async with embedded(settings) as server:
-        if server.admin_token_file:
-            console.print(f"Admin token: in [bold]{server.admin_token_file}[/bold]")
-        else:
-            console.print("Admin token: from FNHOST_ADMIN_TOKEN")
-        console.print(f"Data directory: {settings.server.data_dir}")
-        config = uvicorn.Config(
-            server.app,
-            host=settings.server.host,
-            port=settings.server.port,
-            log_level="info",
-            access_log=False,
-            lifespan="on",
-        )
-        await uvicorn.Server(config).serve()

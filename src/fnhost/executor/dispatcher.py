@@ -8,7 +8,7 @@ import asyncio
 import logging
 import uuid
 
-from fnhost import clock, timings
+from fnhost import clock, log_context, timings
 from fnhost.executor.base import Executor
 from fnhost.executor.logs import CallLogBuffer
 from fnhost.lifecycle import CallEnd
@@ -132,6 +132,10 @@ class Dispatcher:
         self._wakeup.set()  # a slot is free
 
     async def _run(self, job: CallJob) -> None:
+        log_context.bind(
+            project=job.project, function_id=job.function.function_id, call_id=job.call_id
+        )
+
         async def store(lines: list[tuple[int, str]]) -> None:
             await dispatch_service.append_logs(self._platform, call_id=job.call_id, lines=lines)
 

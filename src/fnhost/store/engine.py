@@ -11,6 +11,7 @@ statement. On PostgreSQL the same unit of work runs through the async engine wit
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -28,6 +29,8 @@ from fnhost.store.sqlite import (
     is_busy,
     sqlite_engine,
 )
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -97,7 +100,16 @@ class Database:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 
+        logger.info(
+            "migrating the database to the newest schema", extra={"action": "migrate_started"}
+        )
+        started = time.monotonic()
         await self.run_write(upgrade)
+        logger.info(
+            "database schema up to date in %.2f s",
+            time.monotonic() - started,
+            extra={"action": "migrate_done"},
+        )
 
     async def run_read(self, work: Callable[[Tx], T]) -> T:
         """`work`'s result, run in a read transaction (a snapshot on SQLite)."""

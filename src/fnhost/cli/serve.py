@@ -1,0 +1,49 @@
+"""`fnhost serve`: the API, builder, dispatcher and scheduler in one process."""
+
+import logging
+from typing import Annotated
+
+import typer
+import uvicorn
+import uvloop
+
+from fnhost.cli import server_logs
+from fnhost.cli.platform import DataDirOption, load_settings
+from fnhost.cli.server import embedded
+from fnhost.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface (default: 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: 8000)")] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Run the server: API, builder, dispatcher and scheduler in one process."""
+    settings = load_settings(data_dir, host=host, port=port)
+    server_logs.configure(settings.logs.log_format)
+    # uvloop (from uvicorn[standard]): the server's own loop, since uvicorn's `loop` option only
+    # applies when uvicorn starts the loop itself; it serves a request in less CPU than asyncio's.
+    uvloop.run(_serve(settings))
+
+
+async def _serve(settings: Settings) -> None:
+    async with embedded(settings) as server:
+        logger.info(
+            "admin token: %s",
+            f"in {server.admin_token_file}" if server.admin_token_file else "FNHOST_ADMIN_TOKEN",
+            extra={"action": "admin_token"},
+        )
+        logger.info("data directory: %s", settings.server.data_dir, extra={"action": "data_dir"})
+        config = uvicorn.Config(
+            server.app,
+            host=settings.server.host,
+            port=settings.server.port,
+            log_level="info",
+            # uvicorn's lines go through the root logger, in the format of every other line.
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+        )
+        await uvicorn.Server(config).serve()
