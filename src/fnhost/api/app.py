@@ -16,6 +16,7 @@ from fnhost.api.routes import (
     files,
     functions,
     identity,
+    metrics,
     oauth,
     schedules,
     sessions,
@@ -68,6 +69,7 @@ def create_app(platform: Platform, *, background: Sequence[BackgroundTask] = ())
             datasets.router,
             identity.router,
             oauth.router,
+            metrics.router,
         )
         for route in router.routes
     ]

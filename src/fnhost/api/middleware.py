@@ -1,20 +1,23 @@
-"""Pure ASGI middleware: request ids on every response, and gunzipped request bodies."""
+"""Pure ASGI middleware: request ids on every response, gunzipped request bodies, and the
+requests' metrics."""
 
+import time
 import uuid
 import zlib
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fnhost import log_context
+from fnhost import log_context, metrics
 from fnhost.api.errors import error_response
 
 
 class RequestIdAndGunzip:
     """Adds `x-request-id` to every response (the SDK quotes it in its exceptions) and to every
-    line logged while handling the request, and decodes
-    `Content-Encoding: gzip` request bodies (every SDK POST) with a size cap.
+    line logged while handling the request, decodes `Content-Encoding: gzip` request bodies
+    (every SDK POST) with a size cap, and counts each request by method, route template (never
+    its path: that holds ids) and status, with its latency.
 
-    One layer for both, reading the raw header lists: every middleware layer and every
+    One layer for all three, reading the raw header lists: every middleware layer and every
     Headers object is paid on every request.
     """
 
@@ -33,17 +36,29 @@ class RequestIdAndGunzip:
         # error handlers log for it keep the id.
         log_context.bind(request_id=request_id)
         header = (b"x-request-id", request_id.encode())
+        started = time.perf_counter()
+        # An exception escaping the app is answered 500 by the error handler outside this layer.
+        status = 500
 
         async def send_with_id(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 # A new list: a response sends its own header list, which must stay as it is.
                 message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
-        if _gzipped(scope):
-            await self._gunzip_request(scope, receive, send_with_id)
-        else:
-            await self.app(scope, receive, send_with_id)
+        try:
+            if _gzipped(scope):
+                await self._gunzip_request(scope, receive, send_with_id)
+            else:
+                await self.app(scope, receive, send_with_id)
+        finally:
+            # The router leaves the route it matched in the scope; none: no route matched.
+            route = getattr(scope.get("route"), "path", "unmatched")
+            metrics.HTTP_REQUESTS.labels(scope["method"], route, str(status)).observe(
+                time.perf_counter() - started
+            )
 
     async def _gunzip_request(self, scope: Scope, receive: Receive, send: Send) -> None:
         compressed = bytearray()
@@ -72,7 +87,8 @@ class RequestIdAndGunzip:
             (k, v) for k, v in scope["headers"] if k not in (b"content-encoding", b"content-length")
         ]
         raw.append((b"content-length", str(len(body)).encode()))
-        scope = {**scope, "headers": raw}
+        # In place: the request's own scope, where the router leaves the route it matched.
+        scope["headers"] = raw
         sent = False
 
         async def receive_body() -> Message:

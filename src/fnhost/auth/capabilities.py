@@ -13,6 +13,8 @@ SESSIONS_LIST = "sessionsAcl:LIST"
 SESSIONS_DELETE = "sessionsAcl:DELETE"
 DATASETS_READ = "datasetsAcl:READ"
 DATASETS_WRITE = "datasetsAcl:WRITE"
+# fnhost's own, for operators (no CDF ACL): read this server's Prometheus metrics.
+METRICS_READ = "metricsAcl:READ"
 
 ALL = (
     FUNCTIONS_READ,
@@ -26,19 +28,22 @@ ALL = (
     DATASETS_READ,
     DATASETS_WRITE,
 )
+# Capabilities CDF does not have: never shown as CDF ACLs (token/inspect).
+OWN = (METRICS_READ,)
+KNOWN = ALL + OWN
 
 
 def parse(text: str) -> str:
     """Validate `text` as one known capability and return it."""
-    if text not in ALL:
-        raise ValueError(f"unknown capability {text!r}; known: {', '.join(ALL)}")
+    if text not in KNOWN:
+        raise ValueError(f"unknown capability {text!r}; known: {', '.join(KNOWN)}")
     return text
 
 
 def as_cdf(capabilities: frozenset[str], projects: frozenset[str] | None) -> list[dict[str, Any]]:
     """Capabilities in the shape of CDF's token/inspect: one entry per ACL with its actions."""
     actions: dict[str, list[str]] = defaultdict(list)
-    for capability in sorted(capabilities):
+    for capability in sorted(capabilities - set(OWN)):
         acl, action = capability.split(":")
         actions[acl].append(action)
     project_scope: dict[str, Any] = (

@@ -54,6 +54,10 @@ class Principal:
                 held |= grant.capabilities
         return frozenset(held)
 
+    def holds_everywhere(self, capability: str) -> bool:
+        """True when a grant of every project carries `capability` (server-wide rights)."""
+        return any(g.projects is None and capability in g.capabilities for g in self.grants)
+
     def can(self, project: str, *capabilities: str) -> bool:
         """True when the principal holds any of `capabilities` in `project`."""
         return not self.capabilities_in(project).isdisjoint(capabilities)

@@ -12,7 +12,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from fnhost import clock, timings
+from fnhost import clock, metrics, timings
 from fnhost.builder import unpack, validate
 from fnhost.builder.environments import Environments, name_of
 from fnhost.builder.errors import BuildFailed
@@ -132,6 +132,8 @@ class Builder:
                 job = await deployments.start(self._platform, function_id=function_id)
                 if job is None:
                     return
+                started = time.monotonic()
+                outcome = "failed"
                 try:
                     python, version = await self._deploy(job)
                 except BuildFailed as failure:
@@ -150,12 +152,15 @@ class Builder:
                         trace="",
                     )
                 else:
+                    outcome = "ready"
                     await deployments.succeed(
                         self._platform,
                         function_id=function_id,
                         environment=python,
                         runtime_version=version,
                     )
+                metrics.BUILDS.labels(outcome).inc()
+                metrics.BUILD_DURATION.labels(outcome).observe(time.monotonic() - started)
         finally:
             self._building.discard(function_id)
             self._fresh.pop(function_id, None)

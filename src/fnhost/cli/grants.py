@@ -23,7 +23,7 @@ AllProjectsOption = Annotated[
 CapabilityOption = Annotated[
     list[str],
     typer.Option(
-        "--capability", help=f"Capability to grant (repeatable): {', '.join(capabilities.ALL)}"
+        "--capability", help=f"Capability to grant (repeatable): {', '.join(capabilities.KNOWN)}"
     ),
 ]
 DescriptionOption = Annotated[

@@ -6,9 +6,10 @@ queued) means no queued call waits for a poll."""
 
 import asyncio
 import logging
+import time
 import uuid
 
-from fnhost import clock, log_context, timings
+from fnhost import clock, log_context, metrics, timings
 from fnhost.executor.base import Executor
 from fnhost.executor.logs import CallLogBuffer
 from fnhost.lifecycle import CallEnd
@@ -125,10 +126,12 @@ class Dispatcher:
     def _launch(self, job: CallJob) -> None:
         task = asyncio.create_task(self._run(job))
         self._running.add(task)
+        metrics.CALLS_RUNNING_HERE.set(len(self._running))
         task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
+        metrics.CALLS_RUNNING_HERE.set(len(self._running))
         self._wakeup.set()  # a slot is free
 
     async def _run(self, job: CallJob) -> None:
@@ -143,6 +146,10 @@ class Dispatcher:
         logs = CallLogBuffer(
             store, max_bytes=calls.call_log_max_bytes, max_line_chars=calls.log_line_max_chars
         )
+        labels = (job.project, str(job.function.function_id))
+        waited_ms = max(clock.now_ms() - job.accepted_time, 0)
+        metrics.CALL_QUEUE_WAIT.labels(*labels).observe(waited_ms / 1000)
+        started = time.monotonic()
         try:
             end = await self._executor.run(job, logs.add)
         except asyncio.CancelledError:
@@ -151,6 +158,7 @@ class Dispatcher:
         except Exception as error:
             logger.exception("executor failed", extra={"action": "executor_failed"})
             end = CallEnd.failed(f"fnhost could not run the call: {error}", at=clock.now_ms())
+        metrics.CALL_DURATION.labels(*labels).observe(time.monotonic() - started)
         await logs.close()
         await endings.end(self._platform, call_ids=[job.call_id], end=end)
 

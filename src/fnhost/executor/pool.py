@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from fnhost import clock, timings
+from fnhost import clock, metrics, timings
 from fnhost.executor.instance import Instance, InstanceFailed
 from fnhost.sandbox import Launch, Limits, Sandbox
 from fnhost.services.jobs import FunctionSpec
@@ -71,6 +71,7 @@ class InstancePool:
             if task.done():
                 self._starting.pop(key, None)
         self._warm[key] = warm
+        metrics.INSTANCES_WARM.set(len(self._warm))
         return warm
 
     def prewarm(self, spec: FunctionSpec) -> None:
@@ -108,14 +109,18 @@ class InstancePool:
             )
         except TimeoutError:
             await resources.aclose()
+            metrics.INSTANCE_STARTS.labels("failed").inc()
             raise InstanceFailed(
                 f"The function's instance did not start within "
                 f"{self._settings.calls.instance_start_timeout_seconds} seconds "
                 "(FNHOST_INSTANCE_START_TIMEOUT_SECONDS)"
             ) from None
-        except BaseException:
+        except BaseException as error:
             await resources.aclose()
+            if isinstance(error, InstanceFailed):
+                metrics.INSTANCE_STARTS.labels("failed").inc()
             raise
+        metrics.INSTANCE_STARTS.labels("started").inc()
         logger.info(
             "instance started",
             extra={"action": "instance_started", "function_id": spec.function_id},
@@ -132,6 +137,7 @@ class InstancePool:
 
     async def _stop(self, key: tuple[int, str]) -> None:
         warm = self._warm.pop(key, None)
+        metrics.INSTANCES_WARM.set(len(self._warm))
         if warm is not None:
             await warm.resources.aclose()
 

@@ -87,6 +87,7 @@ def call_job(
     return CallJob(
         call_id=call.id,
         project=call.project,
+        accepted_time=call.start_time,
         function=spec_of(platform, function),
         secrets=secrets,
         data=call.data,

@@ -9,9 +9,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 
+from fnhost import metrics
 from fnhost.lifecycle import CallEnd
 from fnhost.services.platform import Platform
 from fnhost.store import calls as calls_store
+from fnhost.store.calls import EndedCall
 from fnhost.store.engine import Tx
 from fnhost.store.functions import FunctionRecord
 
@@ -33,8 +35,12 @@ def deploy_failed(function: FunctionRecord, *, at: int) -> CallEnd:
 class Ended:
     """Calls a unit of work ended, to announce once it committed."""
 
-    call_ids: list[int]
+    calls: list[EndedCall]
     end: CallEnd
+
+    @property
+    def call_ids(self) -> list[int]:
+        return [call.id for call in self.calls]
 
 
 def end_in(tx: Tx, *, call_ids: Sequence[int], end: CallEnd) -> Ended:
@@ -51,12 +57,14 @@ async def end(platform: Platform, *, call_ids: Sequence[int], end: CallEnd) -> l
 
 
 def announce(platform: Platform, *ended: Ended) -> None:
-    """Tell the requests waiting for these calls how they ended."""
+    """Tell the requests waiting for these calls how they ended, and count them."""
     for each in ended:
-        for call_id in each.call_ids:
-            platform.call_events.ended(call_id, each.end)
+        status = each.end.state.status
+        for call in each.calls:
+            platform.call_events.ended(call.id, each.end)
+            metrics.CALLS_ENDED.labels(call.project, str(call.function_id), status).inc()
             logger.info(
                 "call ended: %s",
                 each.end.state,
-                extra={"action": "call_ended", "call_id": call_id, "state": each.end.state},
+                extra={"action": "call_ended", "call_id": call.id, "state": each.end.state},
             )

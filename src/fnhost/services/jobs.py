@@ -37,6 +37,7 @@ class CallJob:
 
     call_id: int
     project: str
+    accepted_time: int  # epoch ms: when the call was created (its startTime on the wire)
     function: FunctionSpec
     secrets: dict[str, str]
     data: Any

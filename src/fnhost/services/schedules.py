@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from fnhost import clock, cron, errors
+from fnhost import clock, cron, errors, metrics
 from fnhost.auth.principal import Principal
 from fnhost.schemas.schedules import (
     ScheduleCreate,
@@ -251,6 +251,8 @@ async def fire(platform: Platform, *, due: Mapping[int, datetime]) -> Fired:
         return created, refused
 
     created, refused = await platform.db.run_write(unit)
+    metrics.SCHEDULE_TICKS.labels("fired").inc(len(created))
+    metrics.SCHEDULE_TICKS.labels("refused").inc(len(refused))
     if created:
         platform.notifier.call_queued()
     for schedule_id, refusal in refused.items():

@@ -26,14 +26,21 @@ class IssuedToken:
 
 
 async def register_admin(platform: Platform, *, token: str) -> None:
-    """Make `token` the admin: every capability in every project."""
+    """Make `token` the admin: every capability in every project (also those a newer fnhost
+    knows, for an admin token registered by an older one)."""
+    everything = list(capabilities.KNOWN)
     await identity.register_token(
         platform,
         token=token,
         kind=identity.ADMIN,
         subject=identity.ADMIN_SUBJECT,
         projects=None,
-        capabilities_=list(capabilities.ALL),
+        capabilities_=everything,
+    )
+    await platform.db.run_write(
+        partial(
+            tokens_store.set_capabilities, token_hash=tokens.digest(token), capabilities=everything
+        )
     )
 
 

@@ -52,6 +52,15 @@ class CallRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class EndedCall:
+    """A call that was just ended: which one, and whose."""
+
+    id: int
+    project: str
+    function_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class LogLine:
     timestamp: int
     message: str
@@ -103,16 +112,18 @@ _END_VALUES: dict[str, Any] = {
     "error_message": bindparam("ended_message"),
     "error_trace": bindparam("ended_trace"),
 }
+_ENDED = (CALLS.c.id, CALLS.c.project, CALLS.c.function_id)
 _END_ONE = (
     update(CALLS)
     .where(CALLS.c.id == bindparam("call_id"), CALLS.c.state.in_(NOT_ENDED))
     .values(_END_VALUES)
+    .returning(*_ENDED)
 )
 _END_MANY = (
     update(CALLS)
     .where(CALLS.c.id.in_(bindparam("call_ids", expanding=True)), CALLS.c.state.in_(NOT_ENDED))
     .values(_END_VALUES)
-    .returning(CALLS.c.id)
+    .returning(*_ENDED)
 )
 
 
@@ -283,7 +294,7 @@ def queued_of_failed_functions(tx: Tx) -> list[tuple[FunctionRecord, list[int]]]
     return [(function_record(row), by_function[row.id]) for row in functions]
 
 
-def end(tx: Tx, *, call_ids: Sequence[int], ended: CallEnd) -> list[int]:
+def end(tx: Tx, *, call_ids: Sequence[int], ended: CallEnd) -> list[EndedCall]:
     """End the calls among `call_ids` that have not ended (queued or running) as `ended` says;
     returns those it ended. A call ends once: whoever ends it first decides how."""
     params = {
@@ -293,12 +304,13 @@ def end(tx: Tx, *, call_ids: Sequence[int], ended: CallEnd) -> list[int]:
         "ended_message": ended.error_message,
         "ended_trace": ended.error_trace,
     }
-    if len(call_ids) == 1:  # the common case, every call's end: a prebuilt statement
-        (call_id,) = call_ids
-        return [call_id] if tx.execute(_END_ONE, {**params, "call_id": call_id}).rowcount else []
-    if not call_ids:
+    if len(call_ids) == 1:  # the common case, every call's end: a statement without expansion
+        rows = tx.execute(_END_ONE, {**params, "call_id": call_ids[0]})
+    elif call_ids:
+        rows = tx.execute(_END_MANY, {**params, "call_ids": list(call_ids)})
+    else:
         return []
-    return list(tx.execute(_END_MANY, {**params, "call_ids": list(call_ids)}).scalars())
+    return [EndedCall(*row) for row in rows]
 
 
 def running_of(tx: Tx, *, claimants: Sequence[str]) -> list[int]:
@@ -307,6 +319,18 @@ def running_of(tx: Tx, *, claimants: Sequence[str]) -> list[int]:
         CALLS.c.state == CallState.RUNNING, CALLS.c.claimed_by.in_(claimants)
     )
     return list(tx.execute(query).scalars())
+
+
+def not_ended_by_state(tx: Tx) -> dict[CallState, int]:
+    """How many calls are queued, and running, in the whole database."""
+    query = (
+        select(CALLS.c.state, func.count())
+        .where(CALLS.c.state.in_(NOT_ENDED))
+        .group_by(CALLS.c.state)
+    )
+    counts = dict.fromkeys(NOT_ENDED, 0)
+    counts.update({CallState(state): count for state, count in tx.execute(query)})
+    return counts
 
 
 def running_claimants(tx: Tx) -> set[str]:

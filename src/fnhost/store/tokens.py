@@ -44,6 +44,13 @@ def by_hash(tx: Tx, *, token_hash: str) -> TokenRecord | None:
     return None if row is None else _token(row)
 
 
+def set_capabilities(tx: Tx, *, token_hash: str, capabilities: list[str]) -> None:
+    statement = (
+        update(TOKENS).where(TOKENS.c.token_hash == token_hash).values(capabilities=capabilities)
+    )
+    tx.execute(statement)
+
+
 def list_kind(tx: Tx, *, kind: str) -> list[TokenRecord]:
     query = select(TOKENS).where(TOKENS.c.kind == kind).order_by(TOKENS.c.id)
     return [_token(row) for row in tx.execute(query)]

@@ -1,6 +1,6 @@
 """The overload limits: past FNHOST_MAX_ACTIVE_CALLS_PER_FUNCTION or _PER_PROJECT calls running or
-waiting, a new call is refused with 429 (nothing stored) and a schedule's tick is skipped and
-logged; room comes back as calls end."""
+waiting, a new call is refused with 429 (nothing stored) and a schedule's tick is skipped, logged
+and counted; room comes back as calls end."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from fnhost import clock
 from fnhost.lifecycle import CallEnd
@@ -20,6 +21,11 @@ from tests.integration.scheduler.test_loop import P, calls_of, schedule
 
 PROJECT = "capacity"
 BASE = f"/api/v1/projects/{PROJECT}"
+
+
+def _ticks(outcome: str) -> float:
+    """The scheduler's count of ticks with this outcome, in this process."""
+    return REGISTRY.get_sample_value("fnhost_schedule_ticks_total", {"outcome": outcome}) or 0.0
 
 
 async def _call(app: InProcess, function_id: int) -> Any:
@@ -83,8 +89,10 @@ async def test_a_tick_past_the_limit_is_skipped_and_logged_and_the_next_one_runs
         scheduler = Scheduler(app.platform)
         await scheduler.tick(now=scheduled.minute(0, 59))
 
+        refused_before = _ticks("refused")
         with caplog.at_level(logging.WARNING, logger="fnhost.services.schedules"):
             await scheduler.tick(now=scheduled.minute(1))
+        assert _ticks("refused") == refused_before + 1
 
         assert await calls_of(app, scheduled) == []
         [skipped] = [r for r in caplog.records if getattr(r, "action", "") == "tick_refused"]
@@ -93,6 +101,8 @@ async def test_a_tick_past_the_limit_is_skipped_and_logged_and_the_next_one_runs
 
         failed = CallEnd.failed("done", at=clock.now_ms())
         await endings.end(app.platform, call_ids=[busy.json()["id"]], end=failed)
+        fired_before = _ticks("fired")
         await scheduler.tick(now=scheduled.minute(2) + timedelta(milliseconds=1))
+        assert _ticks("fired") == fired_before + 1
         [call] = await calls_of(app, scheduled)
         assert call["scheduledTime"] == clock.to_ms(scheduled.minute(2))
