@@ -55,5 +55,7 @@ async def _serve(settings: Settings) -> None:
             log_level="info",
             access_log=False,
             lifespan="on",
+            # Open live views of the console would otherwise hold a stop up indefinitely.
+            timeout_graceful_shutdown=settings.server.shutdown_grace_seconds,
         )
         await uvicorn.Server(config).serve()
