@@ -61,7 +61,9 @@ def create_console(platform: Platform, *, status_of: StatusOf) -> FastAPI:
 
     @app.exception_handler(errors.FnhostError)
     async def _domain(request: Request, error: errors.FnhostError) -> Response:
-        return _error_page(request, status_of(error), error.message)
+        # A page not found is a 404 to a browser (the API's 400 + `missing` is CDF's way).
+        status = 404 if isinstance(error, errors.NotFound) else status_of(error)
+        return _error_page(request, status, error.message)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, error: RequestValidationError) -> Response:

@@ -48,13 +48,12 @@ async def open_project(visitor: VisitorDep, project: str = "") -> RedirectRespon
     return RedirectResponse(urls.overview(name), status_code=303)
 
 
-def _sign_in_form(*, next_path: str, error: str | None, method: str, client_id: str) -> Response:
+def _sign_in_form(*, next_path: str, error: str | None, client_id: str) -> Response:
     return templating.render(
         "sign_in.html",
         status_code=401 if error else 200,
         next_path=next_path if urls.is_local(next_path) else "",
         error=error,
-        method=method,
         client_id=client_id,
     )
 
@@ -62,7 +61,7 @@ def _sign_in_form(*, next_path: str, error: str | None, method: str, client_id: 
 @router.get("/sign-in")
 async def sign_in_page(next: str = "") -> Response:
     """The sign-in form: a bearer token, or a registered client's id and secret."""
-    return _sign_in_form(next_path=next, error=None, method="token", client_id="")
+    return _sign_in_form(next_path=next, error=None, client_id="")
 
 
 @router.post("/sign-in")
@@ -89,9 +88,7 @@ async def sign_in(
                 raise errors.Unauthenticated("Paste a token")
             session_key = await console_sessions.sign_in_with_token(platform, token=token)
     except errors.Unauthenticated as error:
-        return _sign_in_form(
-            next_path=next, error=error.message, method=method, client_id=client_id
-        )
+        return _sign_in_form(next_path=next, error=error.message, client_id=client_id)
     response = RedirectResponse(next if urls.is_local(next) else urls.home(), status_code=303)
     auth.set_session_cookie(
         response,

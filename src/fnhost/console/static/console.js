@@ -1,5 +1,5 @@
 // The fnhost console's only script: live views (server-sent events), checks of what is typed
-// (JSON, cron previews asked of the server), the sign-in form's two ways. Pages work without
+// (JSON, cron previews asked of the server). Pages work without
 // it, except the live parts. Text from the server is always set with textContent, never as HTML.
 "use strict";
 
@@ -11,19 +11,6 @@
   function setStatus(element, status) {
     element.textContent = status;
     element.className = "status status-" + status.toLowerCase();
-  }
-
-  function signInMethods() {
-    const form = byId("sign-in");
-    if (!form) return;
-    const show = function () {
-      const chosen = form.querySelector("input[name=method]:checked").value;
-      form.querySelectorAll("[data-method]").forEach(function (part) {
-        part.hidden = part.dataset.method !== chosen;
-      });
-    };
-    form.addEventListener("change", show);
-    show();
   }
 
   // JSON typed into a form is checked as it is typed; the form cannot be sent while invalid.
@@ -171,7 +158,6 @@
   }
 
   function start() {
-    signInMethods();
     jsonInputs();
     cronPreviews();
     liveCall();
