@@ -165,14 +165,14 @@ def duration_chart(stats: Sequence[DurationStats], names: dict[int, str]) -> Dur
                 p95=Bar(
                     label_width,
                     y + 4,
-                    x_of(stat.p95_ms) - label_width,
+                    round(x_of(stat.p95_ms) - label_width, 1),
                     row_height - 8,
                     f"{name}: p95 {stat.p95_ms} ms over {stat.calls} calls",
                 ),
                 p50=Bar(
                     label_width,
                     y + 9,
-                    x_of(stat.p50_ms) - label_width,
+                    round(x_of(stat.p50_ms) - label_width, 1),
                     row_height - 18,
                     f"{name}: p50 {stat.p50_ms} ms over {stat.calls} calls",
                 ),

@@ -48,6 +48,11 @@ async def deploy(
     _spec(fields, _STAND_IN_FILE_ID)
     if not content:
         raise errors.InvalidInput("The upload is empty: choose a .zip or a handler.py")
+    limit = platform.settings.builds.upload_max_bytes
+    if len(content) > limit:
+        raise errors.PayloadTooLarge(
+            f"{filename} is larger than {limit} bytes, the largest upload (FNHOST_UPLOAD_MAX_BYTES)"
+        )
     packed = code_zip(filename, content)
     file, upload_key = await files_service.create(
         platform,

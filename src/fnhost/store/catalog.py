@@ -82,15 +82,13 @@ def schedule_counts(connection: Connection, *, function_ids: Collection[int]) ->
         .where(SCHEDULES.c.function_id.in_(function_ids))
         .group_by(SCHEDULES.c.function_id)
     )
-    return {
-        int(function_id): int(count) for function_id, count in connection.execute(query).tuples()
-    }
+    return {int(row[0]): int(row[1]) for row in connection.execute(query)}
 
 
 def function_names(connection: Connection, *, project: str) -> dict[int, str]:
     """Every function of the project: id -> name."""
     query = select(FUNCTIONS.c.id, FUNCTIONS.c.name).where(FUNCTIONS.c.project == project)
-    return {int(function_id): str(name) for function_id, name in connection.execute(query).tuples()}
+    return {int(row[0]): str(row[1]) for row in connection.execute(query)}
 
 
 def code_digest(connection: Connection, *, project: str, function_id: int) -> str | None:
