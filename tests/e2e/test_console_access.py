@@ -208,8 +208,10 @@ ACCESSIBLE_NAMES = """() => [...document.querySelectorAll(
 
 
 def test_main_pages_name_every_control_fit_a_laptop_and_are_screenshotted(
-    visit: Visit, client: CogniteClient, tmp_path: Path
+    visit: Visit, server: RunningServer, tmp_path: Path
 ) -> None:
+    # A project name of its own that reads well in the README's screenshots.
+    client = server.client("console-demo")
     page, project = visit.page, client.config.project
     ok = deploy(client, "ok", external_id="add-one", description="Adds one to x")
     raises = deploy(client, "raises")
