@@ -171,8 +171,7 @@ def test_what_functions_print_and_users_type_is_shown_as_text(
     _no_script_ran(visit)
 
     # Live: the lines come through the event stream while the call runs.
-    page.get_by_label("Input data (JSON)").fill('{"linger": 1}')
-    page.get_by_role("button", name="Run").click()
+    visit.run(project, function.id, '{"linger": 1}')
     expect(page.locator("#call-status")).to_have_text("Completed", timeout=30_000)
     logs, response = page.locator("#call-logs"), page.locator("#call-response")
     expect(logs).to_contain_text("<script>window.__pwned = 'log'</script>")
@@ -185,9 +184,7 @@ def test_what_functions_print_and_users_type_is_shown_as_text(
     expect(response).to_contain_text("<script>window.__pwned = 'response'</script>")
     _no_script_ran(visit)
 
-    page.goto(visit.url(f"/console/p/{project}/functions/{function.id}"))
-    page.get_by_label("Input data (JSON)").fill('{"fail": true}')
-    page.get_by_role("button", name="Run").click()
+    visit.run(project, function.id, '{"fail": true}')
     expect(page.locator("#call-error")).to_have_text(
         "ValueError: <script>window.__pwned = 'error'</script>", timeout=30_000
     )

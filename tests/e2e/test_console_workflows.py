@@ -144,9 +144,7 @@ def test_logs_of_a_running_call_appear_before_it_ends(visit: Visit, client: Cogn
     page, project = visit.page, client.config.project
     function = deploy(client, "chatty")
     visit.sign_in()
-    page.goto(visit.url(f"/console/p/{project}/functions/{function.id}"))
-    page.get_by_label("Input data (JSON)").fill('{"lines": 3, "linger": 3}')
-    page.get_by_role("button", name="Run").click()
+    visit.run(project, function.id, '{"lines": 3, "linger": 3}')
     expect(page.locator("#call-logs")).to_contain_text("line 2", timeout=10_000)
     # Printed, shown, and the call still runs (it lingers 3 s after printing).
     expect(page.locator("#call-status")).to_have_text("Running", timeout=1)

@@ -4,13 +4,16 @@ Times are shown in UTC, as cron expressions are read: a schedule's "02:30" and a
 then read alike."""
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from starlette.responses import HTMLResponse
 
 from fnhost import clock
 from fnhost.console import urls
+
+if TYPE_CHECKING:
+    from fnhost.console.auth import ProjectAccess
 
 _environment = jinja2.Environment(
     loader=jinja2.PackageLoader("fnhost.console", "templates"),
@@ -78,10 +81,6 @@ def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False)
 
 
-def percent(fraction: float | None) -> str:
-    return "—" if fraction is None else f"{fraction * 100:.0f}%"
-
-
 _environment.filters.update(
     when=when,
     iso=iso,
@@ -89,9 +88,8 @@ _environment.filters.update(
     duration=duration,
     ago=ago,
     pretty_json=pretty_json,
-    percent=percent,
 )
-_environment.globals.update(urls=urls, now_ms=lambda: clock.to_ms(clock.now()))
+_environment.globals.update(urls=urls)
 
 
 def render(name: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -99,3 +97,17 @@ def render(name: str, *, status_code: int = 200, **context: Any) -> HTMLResponse
     page = {"visitor": None, "access": None, "section": None, **context}
     body = _environment.get_template(name).render(**page)
     return HTMLResponse(body, status_code=status_code, headers={"Cache-Control": "no-store"})
+
+
+def project_page(
+    access: "ProjectAccess", name: str, *, section: str, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    """A page of a project, with its navigation and what the visitor may do there."""
+    return render(
+        name,
+        status_code=status_code,
+        visitor=access.visitor,
+        access=access,
+        section=section,
+        **context,
+    )

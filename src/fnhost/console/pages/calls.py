@@ -68,10 +68,9 @@ async def call_page(request: Request, access: ProjectDep, function_id: Id, call_
         )
         schedule = known[0] if known else None
     base_url = str(request.base_url).removesuffix("/").removesuffix("/console")
-    return templating.render(
+    return templating.project_page(
+        access,
         "call.html",
-        visitor=access.visitor,
-        access=access,
         section="functions",
         function=function,
         call=call,

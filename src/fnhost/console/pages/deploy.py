@@ -39,12 +39,11 @@ def _form_page(
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    return templating.render(
+    return templating.project_page(
+        access,
         "deploy.html",
-        status_code=status_code,
-        visitor=access.visitor,
-        access=access,
         section="deploy",
+        status_code=status_code,
         limits=functions_service.limits(auth.platform_of(request)),
         values=values,
         error=error,

@@ -34,10 +34,9 @@ async def list_functions(
         cursor=cursor,
         limit=PAGE_SIZE,
     )
-    return templating.render(
+    return templating.project_page(
+        access,
         "functions.html",
-        visitor=access.visitor,
-        access=access,
         section="functions",
         items=items,
         query=q.strip(),
@@ -77,10 +76,9 @@ async def function_page(
         (schedule, fires(schedule.cron_expression, after=now, count=NEXT_FIRES))
         for schedule in found
     ]
-    return templating.render(
+    return templating.project_page(
+        access,
         "function.html",
-        visitor=access.visitor,
-        access=access,
         section="functions",
         function=function,
         calls=calls,
@@ -137,10 +135,9 @@ async def confirm_delete(request: Request, access: ProjectDep, function_id: Func
     function = await functions_service.get(
         auth.platform_of(request), project=access.project, function_id=function_id
     )
-    return templating.render(
+    return templating.project_page(
+        access,
         "confirm.html",
-        visitor=access.visitor,
-        access=access,
         section="functions",
         title=f"Delete function {function.name}?",
         consequences="Its schedules stop and are deleted, and its calls with their logs and "

@@ -18,10 +18,9 @@ async def overview(request: Request, access: ProjectDep) -> Response:
     platform = auth.platform_of(request)
     found = await activity_service.overview(platform, project=access.project, now=clock.now())
     names = await activity_service.function_names(platform, project=access.project)
-    return templating.render(
+    return templating.project_page(
+        access,
         "overview.html",
-        visitor=access.visitor,
-        access=access,
         section="overview",
         last_hour=charts.rate_chart(found.last_hour, width_ms=60_000),
         last_day=charts.rate_chart(found.last_day, width_ms=15 * 60_000),

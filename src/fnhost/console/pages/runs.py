@@ -57,10 +57,9 @@ async def runs(
         function_id=function_id,
         status=status_filter,
     )
-    return templating.render(
+    return templating.project_page(
+        access,
         "runs.html",
-        visitor=access.visitor,
-        access=access,
         section="runs",
         timeline=found,
         chart=charts.timeline_chart(found, names),

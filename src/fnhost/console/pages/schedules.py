@@ -86,10 +86,9 @@ async def confirm_delete(request: Request, access: ProjectDep, schedule_id: Id) 
     (schedule,) = await schedules_service.retrieve(
         auth.platform_of(request), project=access.project, ids=[schedule_id], ignore_unknown=False
     )
-    return templating.render(
+    return templating.project_page(
+        access,
         "confirm.html",
-        visitor=access.visitor,
-        access=access,
         section="functions",
         title=f"Delete schedule {schedule.name}?",
         consequences=f"It stops firing ({schedule.when}). Calls it made are kept.",
