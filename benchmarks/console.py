@@ -19,12 +19,13 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import Connection
 from tests.integration.apps import ADMIN_TOKEN, InProcess, in_process, ready_function
 
 from benchmarks.measure import Latency
 from fnhost import clock
+from fnhost.lifecycle import CallState
 from fnhost.store import calls as calls_store
+from fnhost.store.engine import Tx
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "console.md"
@@ -36,29 +37,31 @@ BATCH = 1000
 async def store_calls(app: InProcess, function_id: int, count: int) -> None:
     """`count` ended calls of the function over the last day, with a log line each."""
     rng = random.Random(12)
-    now = clock.to_ms(clock.now())
+    now = clock.now_ms()
     day = int(timedelta(days=1).total_seconds() * 1000)
     starts = sorted(now - rng.randrange(day) for _ in range(count))
 
-    def store(connection: Connection, batch: list[int]) -> None:
+    def store(tx: Tx, batch: list[int]) -> None:
         for start in batch:
-            state = rng.choices(["completed", "failed", "timeout"], [90, 8, 2])[0]
-            row = calls_store.insert(
-                connection,
+            state = rng.choices(
+                [CallState.COMPLETED, CallState.FAILED, CallState.TIMEOUT], [90, 8, 2]
+            )[0]
+            row = calls_store.insert_one(
+                tx,
                 project=PROJECT,
                 function_id=function_id,
                 state=state,
                 start_time=start,
                 end_time=start + rng.randrange(5, 2000),
                 data={"x": 1},
-                response='{"x": 2}' if state == "completed" else None,
-                error_message=None if state == "completed" else "ValueError: bad value",
+                response='{"x": 2}' if state == CallState.COMPLETED else None,
+                error_message=None if state == CallState.COMPLETED else "ValueError: bad value",
             )
-            calls_store.append_logs(connection, call_id=row.id, lines=[(start, "working")])
+            calls_store.append_logs(tx, call_id=row.id, lines=[(start, "working")])
 
     for first in range(0, count, BATCH):
         batch = starts[first : first + BATCH]
-        await app.platform.db.run_write(lambda connection, b=batch: store(connection, b))
+        await app.platform.db.run_write(lambda tx, b=batch: store(tx, b))
 
 
 async def render(app: InProcess, path: str, renders: int) -> Latency:

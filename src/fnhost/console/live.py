@@ -13,7 +13,7 @@ from typing import Any
 
 from starlette.responses import StreamingResponse
 
-from fnhost import errors
+from fnhost import errors, timings
 from fnhost.console import templating
 from fnhost.schemas.calls import CallRead
 from fnhost.services import activity as activity_service
@@ -21,8 +21,6 @@ from fnhost.services import calls as calls_service
 from fnhost.services import functions as functions_service
 from fnhost.services.platform import Platform
 
-# A comment line this often keeps proxies from closing a quiet stream.
-HEARTBEAT_SECONDS = 15.0
 # Log lines sent per look at the database.
 LOG_BATCH = 500
 DEPLOY_ENDED = ("Ready", "Failed")
@@ -60,7 +58,7 @@ async def _ticks(platform: Platform) -> AsyncIterator[bool]:
     deadline = time.monotonic() + settings.console_live_max_seconds
     last_beat = time.monotonic()
     while time.monotonic() < deadline:
-        beat = time.monotonic() - last_beat >= HEARTBEAT_SECONDS
+        beat = time.monotonic() - last_beat >= timings.CONSOLE_HEARTBEAT_SECONDS
         if beat:
             last_beat = time.monotonic()
         yield beat

@@ -65,7 +65,7 @@ def ago(ms: int | None, now: int | None = None) -> str:
     """How long before (or after) now: `3 min ago`, `in 2 h`."""
     if ms is None:
         return "never"
-    now = clock.to_ms(clock.now()) if now is None else now
+    now = clock.now_ms() if now is None else now
     delta = (now - ms) // 1000
     future = delta < 0
     delta = abs(delta)

@@ -7,8 +7,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from typing import get_args
 
 from fnhost import clock, cron, errors
+from fnhost.lifecycle import CallState, CallStatus
 from fnhost.schemas.schedules import ScheduleFilter, ScheduleRead
 from fnhost.services import calls as calls_service
 from fnhost.services import cursors
@@ -16,10 +18,11 @@ from fnhost.services import schedules as schedules_service
 from fnhost.services.platform import Platform
 from fnhost.store import activity as activity_store
 from fnhost.store import catalog as catalog_store
-from fnhost.store.activity import CallSummary, LogLine
+from fnhost.store.activity import CallSummary, NumberedLogLine
 from fnhost.store.catalog import FunctionSummary
 
-FAILED_STATES = (*calls_service.STATE["Failed"], *calls_service.STATE["Timeout"])
+FAILED_STATES = (CallState.FAILED, CallState.TIMEOUT)
+STATUSES: tuple[CallStatus, ...] = get_args(CallStatus)
 # Schedules read per page when collecting a project's upcoming calls.
 SCHEDULES_PAGE = 1000
 
@@ -30,7 +33,7 @@ class CallView:
 
     id: int
     function_id: int
-    status: str
+    status: CallStatus
     start_time: int
     end_time: int | None
     schedule_id: int | None
@@ -46,7 +49,7 @@ def _view(call: CallSummary) -> CallView:
     return CallView(
         id=call.id,
         function_id=call.function_id,
-        status=calls_service.STATUS[call.state],
+        status=call.state.status,
         start_time=call.start_time,
         end_time=call.end_time,
         schedule_id=call.schedule_id,
@@ -149,7 +152,7 @@ async def timeline(
     back: timedelta,
     ahead: timedelta,
     function_id: int | None,
-    status: str | None,
+    status: CallStatus | None,
 ) -> Timeline:
     """The project's past calls (filtered by function and status) and upcoming scheduled calls
     (filtered by function; they have no status yet, so a status filter leaves none)."""
@@ -162,7 +165,7 @@ async def timeline(
             since=since,
             until=now_ms,
             function_id=function_id,
-            states=None if status is None else calls_service.STATE[status],
+            states=None if status is None else CallState.of_status(status),
             limit=limit + 1,
         )
     )
@@ -285,7 +288,7 @@ async def overview(platform: Platform, *, project: str, now: datetime) -> Overvi
 
 async def log_lines(
     platform: Platform, *, project: str, function_id: int, call_id: int, after_id: int, limit: int
-) -> list[LogLine]:
+) -> list[NumberedLogLine]:
     """The call's log lines after line `after_id`, oldest first, at most `limit`."""
     # Whose call it is, checked first: log lines are looked up by call id alone.
     await calls_service.get(platform, project=project, function_id=function_id, call_id=call_id)
@@ -294,12 +297,11 @@ async def log_lines(
     )
 
 
-def check_status(status: str | None) -> str | None:
+def check_status(status: str | None) -> CallStatus | None:
     """A call status filter from a form: one of the statuses clients see, or None for all."""
-    if status in (None, ""):
+    if not status:
         return None
-    if status not in calls_service.STATE:
-        raise errors.InvalidInput(
-            f"Unknown call status {status!r}; use one of {', '.join(calls_service.STATE)}"
-        )
-    return status
+    for known in STATUSES:
+        if status == known:
+            return known
+    raise errors.InvalidInput(f"Unknown call status {status!r}; use one of {', '.join(STATUSES)}")

@@ -7,16 +7,13 @@ import secrets
 from datetime import timedelta
 from functools import partial
 
-from fnhost import clock, errors
+from fnhost import clock, errors, timings
 from fnhost.auth.principal import Principal
 from fnhost.auth.secrets_box import SecretsUnreadable
-from fnhost.services import clients as clients_service
-from fnhost.services import tokens as tokens_service
+from fnhost.services import identity as identity_service
 from fnhost.services.platform import Platform
 from fnhost.store import console_sessions as console_sessions_store
 
-# A session's last use is written at most this often (not on every page view).
-TOUCH_EVERY_MS = 60_000
 TOKEN = "token"
 CLIENT = "client"
 
@@ -34,13 +31,13 @@ async def _principal_of(platform: Platform, credential: dict[str, str]) -> Princ
     """The principal behind a credential now; Unauthenticated once it stopped working."""
     if credential.get("kind") == CLIENT:
         client_id = credential["client_id"]
-        principal = await clients_service.registered(
+        principal = await identity_service.registered_client(
             platform, client_id=client_id, client_secret=credential["client_secret"]
         )
         if principal is None:
             raise errors.Unauthenticated(f"Unknown client {client_id!r}")
         return principal
-    return await tokens_service.authenticate(platform, credential.get("token"))
+    return await identity_service.authenticate(platform, credential.get("token"))
 
 
 async def _open(platform: Platform, credential: dict[str, str]) -> str:
@@ -91,7 +88,7 @@ async def resume(platform: Platform, *, session_key: str) -> Principal:
     if found is None:
         raise SessionEnded()
     settings = platform.settings.console
-    now = clock.to_ms(clock.now())
+    now = clock.now_ms()
     idle_ms = settings.console_session_idle_minutes * 60_000
     try:
         if found.expires_time <= now:
@@ -112,7 +109,7 @@ async def resume(platform: Platform, *, session_key: str) -> Principal:
         raise SessionEnded(
             f"Your console session has ended ({error.message}): sign in again"
         ) from None
-    if now - found.last_seen_time >= TOUCH_EVERY_MS:
+    if now - found.last_seen_time >= timings.CONSOLE_SESSION_TOUCH_SECONDS * 1000:
         await platform.db.run_write(
             partial(console_sessions_store.touch, session_id=found.id, at=now)
         )

@@ -4,12 +4,13 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, case, func, select
+from sqlalchemy import Select, bindparam, case, func, select
 
-from fnhost.store.tables import Call, CallLog, table_of
+from fnhost.lifecycle import CallState
+from fnhost.store.calls import CALLS, LOGS
+from fnhost.store.engine import Tx
+from fnhost.store.rows import record, records
 
-CALLS = table_of(Call)
-LOGS = table_of(CallLog)
 _SUMMARY_COLUMNS = (
     CALLS.c.id,
     CALLS.c.function_id,
@@ -29,13 +30,13 @@ _LOGS_AFTER = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CallSummary:
-    """A call as lists show it (no data, response or trace). `state` is the internal one."""
+    """A call as lists show it (no data, response or trace)."""
 
     id: int
     function_id: int
-    state: str
+    state: CallState
     start_time: int
     end_time: int | None
     schedule_id: int | None
@@ -43,7 +44,7 @@ class CallSummary:
     error_message: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Bucket:
     """Calls that started in [start, start + width): how many, how many ended, how many failed."""
 
@@ -53,55 +54,43 @@ class Bucket:
     failed: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Duration:
     function_id: int
     milliseconds: int
 
 
-@dataclass(frozen=True)
-class LogLine:
+@dataclass(frozen=True, slots=True)
+class NumberedLogLine:
+    """A log line with its id, where a live view goes on from."""
+
     id: int
     timestamp: int | None
     message: str
 
 
-def _summaries(connection: Connection, query: Select[Any]) -> list[CallSummary]:
-    return [
-        CallSummary(
-            id=row.id,
-            function_id=row.function_id,
-            state=row.state,
-            start_time=row.start_time,
-            end_time=row.end_time,
-            schedule_id=row.schedule_id,
-            scheduled_time=row.scheduled_time,
-            error_message=row.error_message,
-        )
-        for row in connection.execute(query)
-    ]
+def _summaries(tx: Tx, query: Select[Any]) -> list[CallSummary]:
+    return [record(CallSummary, row, state=CallState(row.state)) for row in tx.execute(query)]
 
 
-def last_calls(connection: Connection, *, function_ids: Collection[int]) -> list[CallSummary]:
+def last_calls(tx: Tx, *, function_ids: Collection[int]) -> list[CallSummary]:
     """The newest call of each of these functions (those that have one)."""
     newest = (
         select(func.max(CALLS.c.id))
         .where(CALLS.c.function_id.in_(function_ids))
         .group_by(CALLS.c.function_id)
     )
-    return _summaries(
-        connection, select(*_SUMMARY_COLUMNS).where(CALLS.c.id.in_(newest.scalar_subquery()))
-    )
+    return _summaries(tx, select(*_SUMMARY_COLUMNS).where(CALLS.c.id.in_(newest.scalar_subquery())))
 
 
 def project_calls(
-    connection: Connection,
+    tx: Tx,
     *,
     project: str,
     since: int,
     until: int,
     function_id: int | None,
-    states: Collection[str] | None,
+    states: Collection[CallState] | None,
     limit: int,
 ) -> list[CallSummary]:
     """Calls of the project that started in [since, until], newest first, at most `limit`."""
@@ -112,18 +101,16 @@ def project_calls(
         query = query.where(CALLS.c.function_id == function_id)
     if states is not None:
         query = query.where(CALLS.c.state.in_(states))
-    return _summaries(
-        connection, query.order_by(CALLS.c.start_time.desc(), CALLS.c.id.desc()).limit(limit)
-    )
+    return _summaries(tx, query.order_by(CALLS.c.start_time.desc(), CALLS.c.id.desc()).limit(limit))
 
 
 def buckets(
-    connection: Connection,
+    tx: Tx,
     *,
     project: str,
     since: int,
     width_ms: int,
-    failed_states: Collection[str],
+    failed_states: Collection[CallState],
 ) -> list[Bucket]:
     """Calls of the project since `since`, counted per `width_ms` of start time (empty buckets
     left out), oldest first."""
@@ -141,21 +128,19 @@ def buckets(
     )
     return [
         Bucket(start=int(i) * width_ms, calls=calls, ended=ended, failed=int(failed))
-        for i, calls, ended, failed in connection.execute(query)
+        for i, calls, ended, failed in tx.execute(query)
     ]
 
 
-def durations(connection: Connection, *, project: str, ended_since: int) -> list[Duration]:
+def durations(tx: Tx, *, project: str, ended_since: int) -> list[Duration]:
     """How long each call of the project that ended since `ended_since` took."""
     query = select(CALLS.c.function_id, CALLS.c.end_time - CALLS.c.start_time).where(
         CALLS.c.end_time >= ended_since, CALLS.c.project == project
     )
-    return [Duration(function_id, int(ms)) for function_id, ms in connection.execute(query)]
+    return [Duration(function_id, int(ms)) for function_id, ms in tx.execute(query)]
 
 
-def log_lines_after(
-    connection: Connection, *, call_id: int, after_id: int, limit: int
-) -> list[LogLine]:
+def log_lines_after(tx: Tx, *, call_id: int, after_id: int, limit: int) -> list[NumberedLogLine]:
     """The call's log lines with ids above `after_id`, oldest first, at most `limit`."""
     params = {"call_id": call_id, "after_id": after_id, "limit": limit}
-    return [LogLine(*row) for row in connection.execute(_LOGS_AFTER, params)]
+    return records(NumberedLogLine, tx.execute(_LOGS_AFTER, params))

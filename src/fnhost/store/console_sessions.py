@@ -2,16 +2,20 @@
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, bindparam, delete, insert, or_, select, update
+from sqlalchemy import bindparam, delete, insert, or_, select, update
 
+from fnhost.store.engine import Tx
+from fnhost.store.rows import record
 from fnhost.store.tables import ConsoleSession, table_of
 
 CONSOLE_SESSIONS = table_of(ConsoleSession)
 # Built once: every console request looks its session up.
-_BY_HASH = select(CONSOLE_SESSIONS).where(CONSOLE_SESSIONS.c.id_hash == bindparam("id_hash"))
+_BY_HASH = select(*(column for column in CONSOLE_SESSIONS.c if column.name != "id_hash")).where(
+    CONSOLE_SESSIONS.c.id_hash == bindparam("id_hash")
+)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ConsoleSessionRecord:
     id: int
     subject: str
@@ -22,7 +26,7 @@ class ConsoleSessionRecord:
 
 
 def insert_session(
-    connection: Connection,
+    tx: Tx,
     *,
     id_hash: str,
     subject: str,
@@ -30,7 +34,7 @@ def insert_session(
     created_time: int,
     expires_time: int,
 ) -> None:
-    connection.execute(
+    tx.execute(
         insert(CONSOLE_SESSIONS),
         {
             "id_hash": id_hash,
@@ -43,33 +47,24 @@ def insert_session(
     )
 
 
-def by_hash(connection: Connection, *, id_hash: str) -> ConsoleSessionRecord | None:
-    row = connection.execute(_BY_HASH, {"id_hash": id_hash}).one_or_none()
-    if row is None:
-        return None
-    return ConsoleSessionRecord(
-        id=row.id,
-        subject=row.subject,
-        credential_sealed=row.credential_sealed,
-        created_time=row.created_time,
-        last_seen_time=row.last_seen_time,
-        expires_time=row.expires_time,
-    )
+def by_hash(tx: Tx, *, id_hash: str) -> ConsoleSessionRecord | None:
+    row = tx.execute(_BY_HASH, {"id_hash": id_hash}).one_or_none()
+    return None if row is None else record(ConsoleSessionRecord, row)
 
 
-def touch(connection: Connection, *, session_id: int, at: int) -> None:
-    connection.execute(
+def touch(tx: Tx, *, session_id: int, at: int) -> None:
+    tx.execute(
         update(CONSOLE_SESSIONS)
         .where(CONSOLE_SESSIONS.c.id == session_id)
         .values(last_seen_time=at)
     )
 
 
-def delete_by_hash(connection: Connection, *, id_hash: str) -> None:
-    connection.execute(delete(CONSOLE_SESSIONS).where(CONSOLE_SESSIONS.c.id_hash == id_hash))
+def delete_by_hash(tx: Tx, *, id_hash: str) -> None:
+    tx.execute(delete(CONSOLE_SESSIONS).where(CONSOLE_SESSIONS.c.id_hash == id_hash))
 
 
-def delete_ended(connection: Connection, *, now: int, idle_before: int) -> int:
+def delete_ended(tx: Tx, *, now: int, idle_before: int) -> int:
     """Delete the sessions past their absolute expiry or idle since before `idle_before`."""
     statement = delete(CONSOLE_SESSIONS).where(
         or_(
@@ -77,4 +72,4 @@ def delete_ended(connection: Connection, *, now: int, idle_before: int) -> int:
             CONSOLE_SESSIONS.c.last_seen_time < idle_before,
         )
     )
-    return connection.execute(statement).rowcount
+    return tx.execute(statement).rowcount

@@ -41,8 +41,9 @@ async def test_the_browser_holds_a_random_key_the_database_its_hash_and_a_sealed
 ) -> None:
     async with in_process(tmp_path) as app:
         key = await sign_in(app)
-        async with app.platform.db.read() as session:
-            (row,) = (await session.execute(text("SELECT * FROM console_sessions"))).all()
+        (row,) = await app.platform.db.run_read(
+            lambda tx: tx.execute(text("SELECT * FROM console_sessions")).all()
+        )
         assert row.id_hash == hashlib.sha256(key.encode()).hexdigest()
         assert key not in str(tuple(row)) and ADMIN_TOKEN not in str(tuple(row))
         assert app.platform.secrets_box.open(row.credential_sealed)["token"] == ADMIN_TOKEN
@@ -72,8 +73,9 @@ async def test_a_session_ends_when_idle_and_at_its_absolute_expiry(
         assert (await page(app, "/console/")).status_code == 200
         at(monkeypatch, START + timedelta(days=1, minutes=59 + 61))
         assert (await page(app, "/console/")).status_code == 303
-        async with app.platform.db.read() as session:
-            left = (await session.execute(text("SELECT count(*) FROM console_sessions"))).scalar()
+        left = await app.platform.db.run_read(
+            lambda tx: tx.execute(text("SELECT count(*) FROM console_sessions")).scalar()
+        )
         assert left == 0  # ended sessions are deleted
 
 

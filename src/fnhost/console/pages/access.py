@@ -9,7 +9,7 @@ from fnhost import errors
 from fnhost.console import auth, templating, urls
 from fnhost.console.auth import VisitorDep
 from fnhost.services import console_sessions
-from fnhost.services import tokens as tokens_service
+from fnhost.services import identity as identity_service
 
 router = APIRouter()
 MAX_PROJECT_NAME = 255
@@ -27,7 +27,7 @@ def _same_origin(request: Request) -> None:
 async def projects(request: Request, visitor: VisitorDep) -> Response:
     """The projects the visitor may open."""
     platform = auth.platform_of(request)
-    inspection = await tokens_service.inspect(platform, visitor.principal)
+    inspection = await identity_service.inspect(platform, visitor.principal)
     names = [access.project_url_name for access in inspection.projects]
     if len(names) == 1 and not visitor.principal.all_projects:
         return RedirectResponse(urls.overview(names[0]), status_code=303)

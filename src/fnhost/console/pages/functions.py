@@ -83,7 +83,7 @@ async def function_page(
         function=function,
         calls=calls,
         status=status_filter or "",
-        statuses=list(calls_service.STATE),
+        statuses=activity_service.STATUSES,
         next_cursor=next_cursor,
         paged=cursor is not None,
         code=code,

@@ -10,7 +10,6 @@ from fnhost import clock, errors
 from fnhost.console import auth, charts, templating
 from fnhost.console.auth import ProjectDep
 from fnhost.services import activity as activity_service
-from fnhost.services import calls as calls_service
 
 router = APIRouter()
 # Name -> how far back and ahead the timeline reaches.
@@ -66,7 +65,7 @@ async def runs(
         names=names,
         function=function_id,
         status=status_filter or "",
-        statuses=list(calls_service.STATE),
+        statuses=activity_service.STATUSES,
         window=window,
         windows=list(WINDOWS),
         next_listed=NEXT_LISTED,
