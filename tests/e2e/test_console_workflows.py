@@ -218,3 +218,19 @@ def test_runs_timeline_shows_what_ran_and_what_runs_next(
     page.get_by_role("button", name="Show").click()
     expect(timeline.locator("circle")).to_have_count(1)
     expect(page.get_by_text("Nothing scheduled.")).to_be_visible()
+
+
+def test_delete_a_function_after_confirming(visit: Visit, client: CogniteClient) -> None:
+    page, project = visit.page, client.config.project
+    function = deploy(client, "ok")
+    visit.sign_in()
+    page.goto(visit.url(f"/console/p/{project}/functions/{function.id}"))
+    page.get_by_role("link", name="Delete…").click()
+    expect(page.get_by_role("heading", name="Delete function ok?")).to_be_visible()
+    page.get_by_role("link", name="Cancel").click()
+    assert client.functions.retrieve(id=function.id) is not None
+    page.get_by_role("link", name="Delete…").click()
+    page.get_by_role("button", name="Delete function").click()
+    expect(page.get_by_role("heading", name="Functions")).to_be_visible()
+    expect(page.get_by_text("No functions yet.")).to_be_visible()
+    assert client.functions.retrieve(id=function.id) is None
