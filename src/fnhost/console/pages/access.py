@@ -1,6 +1,7 @@
 """Signing in and out, and choosing a project."""
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
@@ -19,7 +20,8 @@ def _same_origin(request: Request) -> None:
     """Refuse a sign-in posted from another site (it would sign the browser in as someone
     else's token: login CSRF). Browsers send Origin with every POST."""
     origin = request.headers.get("origin")
-    if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
+    # Host and port only: behind a TLS proxy the scheme the server sees may differ.
+    if origin is not None and urlsplit(origin).netloc != request.url.netloc:
         raise errors.Forbidden("Sign in from this server's own sign-in page")
 
 

@@ -20,8 +20,10 @@ WINDOWS = {
     "7d": timedelta(days=7),
 }
 DEFAULT_WINDOW = "24h"
-# Upcoming calls listed under the timeline (the timeline itself shows them all).
+# Calls listed under the timeline (the timeline itself shows them all): the soonest upcoming
+# ones and the newest past ones; the filters narrow the rest down.
 NEXT_LISTED = 25
+PAST_LISTED = 200
 
 
 def _function_filter(text: str, names: dict[int, str]) -> int | None:
@@ -69,4 +71,5 @@ async def runs(
         window=window,
         windows=list(WINDOWS),
         next_listed=NEXT_LISTED,
+        past_listed=PAST_LISTED,
     )
