@@ -5,6 +5,7 @@ expressions when a schedule is created, and the scheduler computes its fire time
 """
 
 import functools
+import itertools
 from datetime import UTC, datetime, timedelta
 
 from cron_descriptor import Options, get_description
@@ -56,6 +57,11 @@ def last_fire(expression: str, *, after: datetime, until: datetime) -> datetime 
     """The latest tick in (`after`, `until`], or None when there is none."""
     latest = next(iter(CronSim(expression, until.astimezone(UTC) + _INCLUSIVE, reverse=True)))
     return latest if latest > after else None
+
+
+def next_fires(expression: str, *, after: datetime, count: int) -> list[datetime]:
+    """The first `count` ticks strictly after `after`, oldest first."""
+    return list(itertools.islice(CronSim(expression, after.astimezone(UTC)), count))
 
 
 def describe(expression: str) -> str:

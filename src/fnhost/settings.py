@@ -59,6 +59,12 @@ class ServerSettings(_Group):
     request_body_max_bytes: int = Field(
         32 * 1024 * 1024, ge=1024, description="Largest JSON request body (after gunzip)."
     )
+    shutdown_grace_seconds: int = Field(
+        5,
+        ge=0,
+        description="At stop, how long open requests (a console's live views, calls holding "
+        "their answer) may go on before they are closed.",
+    )
 
     @property
     def local_url(self) -> str:
@@ -287,6 +293,43 @@ class LogSettings(_Group):
     )
 
 
+class ConsoleSettings(_Group):
+    """The web console: its sign-in sessions and its live views."""
+
+    console_session_idle_minutes: int = Field(
+        60, ge=1, description="A console session ends after this many minutes without a request."
+    )
+    console_session_max_hours: int = Field(
+        12, ge=1, description="A console session ends this many hours after sign-in, whatever."
+    )
+    console_live_poll_ms: int = Field(
+        500,
+        ge=50,
+        le=10_000,
+        description="How often a console's live view (logs of a running call, a deploy's "
+        "status) looks for news.",
+    )
+    console_live_max_seconds: int = Field(
+        300,
+        ge=5,
+        description="Longest one live stream stays open; the browser then reconnects where it "
+        "left off.",
+    )
+    console_timeline_max_calls: int = Field(
+        1000,
+        ge=10,
+        le=100_000,
+        description="Most past calls (newest first), and most upcoming scheduled calls, the "
+        "runs timeline shows at once.",
+    )
+    console_code_view_max_bytes: int = Field(
+        256 * 1024,
+        ge=1024,
+        description="Longest file of a function's code (handler, requirements.txt) the console "
+        "shows; a longer one is cut.",
+    )
+
+
 class Settings(BaseModel):
     """Every knob of an fnhost server, by concern. Built once at start, never changed."""
 
@@ -300,6 +343,7 @@ class Settings(BaseModel):
     schedules: ScheduleSettings = Field(default_factory=ScheduleSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     logs: LogSettings = Field(default_factory=LogSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
 
     @classmethod
     def load(cls, **overrides: Any) -> "Settings":

@@ -33,3 +33,8 @@ RETENTION_PRUNE_SECONDS = 600.0
 
 # Longest the start-up check of the sandbox may take.
 SANDBOX_PROBE_SECONDS = 20.0
+
+# Console: a quiet live stream gets a comment this often, so proxies keep it open; a console
+# session's last use is written at most this often (not on every page view).
+CONSOLE_HEARTBEAT_SECONDS = 15.0
+CONSOLE_SESSION_TOUCH_SECONDS = 60

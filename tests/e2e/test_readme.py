@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import FUNCTIONS
@@ -50,5 +51,8 @@ def test_fresh_clone_install_serves_the_sdk(tmp_path: Path, environments_dir: Pa
             timeout=120,
         )
         assert function.call(data={"x": 1}, wait=True).get_response() == {"x": 2}
+        # The console came with the package: its templates and static files are in the wheel.
+        assert "Sign in to fnhost" in httpx.get(f"{server.url}/console/sign-in").text
+        assert httpx.get(f"{server.url}/console/static/console.js").status_code == 200
     finally:
         server.stop()

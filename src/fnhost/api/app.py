@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.responses import RedirectResponse
 
 import fnhost
 from fnhost.api import errors
@@ -21,6 +22,8 @@ from fnhost.api.routes import (
     schedules,
     sessions,
 )
+from fnhost.console import urls as console_urls
+from fnhost.console.app import create_console
 from fnhost.services.platform import Platform
 
 BackgroundTask = Callable[[], Coroutine[Any, Any, None]]
@@ -73,6 +76,14 @@ def create_app(platform: Platform, *, background: Sequence[BackgroundTask] = ())
         )
         for route in router.routes
     ]
+    # The web console: an application of its own (HTML pages and their errors, not the API's
+    # JSON), after every API route.
+    app.mount(console_urls.PREFIX, create_console(platform, status_of=errors.status_of))
+
+    @app.get("/", include_in_schema=False)
+    async def home() -> RedirectResponse:
+        return RedirectResponse(console_urls.home(), status_code=307)
+
     app.add_middleware(
         RequestIdAndGunzip, max_bytes=platform.settings.server.request_body_max_bytes
     )

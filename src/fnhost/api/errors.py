@@ -9,6 +9,7 @@ from starlette.exceptions import HTTPException
 
 from fnhost import errors
 from fnhost.api.responses import WireJSON
+from fnhost.schemas.common import describe_errors
 
 logger = logging.getLogger(__name__)
 
@@ -51,12 +52,6 @@ def status_of(error: errors.FnhostError) -> int:
     return 400
 
 
-def _describe(error: dict[str, Any]) -> str:
-    location = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
-    message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
-    return f"{location}: {message}" if location else message
-
-
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every failure into the CDF error shape."""
 
@@ -71,8 +66,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, error: RequestValidationError) -> WireJSON:
-        messages = [_describe(e) for e in error.errors()]
-        return error_response(400, "Invalid request: " + "; ".join(messages))
+        return error_response(400, "Invalid request: " + describe_errors(error.errors()))
 
     @app.exception_handler(HTTPException)
     async def _http(_request: Request, error: HTTPException) -> WireJSON:

@@ -45,5 +45,7 @@ async def _serve(settings: Settings) -> None:
             log_config=None,
             access_log=False,
             lifespan="on",
+            # Open live views of the console would otherwise hold a stop up indefinitely.
+            timeout_graceful_shutdown=settings.server.shutdown_grace_seconds,
         )
         await uvicorn.Server(config).serve()

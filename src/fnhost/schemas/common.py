@@ -1,9 +1,12 @@
 """Shapes shared by every resource: identifiers, by-ids requests, time ranges."""
 
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
+
+from fnhost import errors
 
 MAX_ID = 2**53 - 1
 # Epoch milliseconds must fit the databases' 64-bit integers.
@@ -57,3 +60,25 @@ class TimeRange(WireModel):
 
 class EmptyObject(WireModel):
     pass
+
+
+def describe_errors(errors: Iterable[Mapping[str, Any]]) -> str:
+    """Validation errors (pydantic's, or FastAPI's of a request) as one line a person can act
+    on: `field: problem; field: problem`."""
+    messages = []
+    for error in errors:
+        location = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+        message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+        messages.append(f"{location}: {message}" if location else message)
+    return "; ".join(messages)
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def parse(model: type[Model], fields: Mapping[str, Any]) -> Model:
+    """`fields` (by wire name) as a `model`; InvalidInput naming each bad field otherwise."""
+    try:
+        return model.model_validate(fields)
+    except ValidationError as error:
+        raise errors.InvalidInput(describe_errors(error.errors())) from None

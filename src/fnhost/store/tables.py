@@ -99,6 +99,8 @@ class Call(Base):
         # Counting the calls not ended per project and function (the overload limits) reads
         # only them, however long the history.
         Index("ix_calls_state_project_function_id", "state", "project", "function_id"),
+        # The console's project-wide views: the runs timeline, calls per minute.
+        Index("ix_calls_project_start_time", "project", "start_time"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
@@ -219,3 +221,18 @@ class DataSet(Base):
     write_protected: Mapped[bool] = mapped_column(Boolean, default=False)
     created_time: Mapped[int] = mapped_column(BigInteger)
     last_updated_time: Mapped[int] = mapped_column(BigInteger)
+
+
+class ConsoleSession(Base):
+    """A web console sign-in. The browser holds a random id, of which only a SHA-256 is stored;
+    the credential signed in with is kept sealed, to be checked again on every request."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    id_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    subject: Mapped[str] = mapped_column(Text)
+    credential_sealed: Mapped[str] = mapped_column(Text)
+    created_time: Mapped[int] = mapped_column(BigInteger)
+    last_seen_time: Mapped[int] = mapped_column(BigInteger)
+    expires_time: Mapped[int] = mapped_column(BigInteger, index=True)
