@@ -12,8 +12,10 @@ from fnhost import cgroups, seccomp, timings
 from fnhost.sandbox import Isolation, Limits, bwrap_command
 from fnhost.settings import Settings
 
+# The process limit counts every process of the sandbox uid: room for the instances of another
+# server that (wrongly) shares the uids, so that the probe is not what fails then.
 PROBE_LIMITS = Limits(
-    cpu=1, memory_gb=1, processes=16, open_files=64, file_size_mb=1, tmp_size_mb=1
+    cpu=1, memory_gb=1, processes=4096, open_files=64, file_size_mb=1, tmp_size_mb=1
 )
 # Joins the cgroup of each descriptor named, as each call does (see runtime/zygote.py).
 JOIN_PROBE = ["/bin/bash", "-c", 'for fd; do echo 0 >&"$fd" || exit 1; done', "join"]

@@ -62,7 +62,9 @@ class CallCgroup:
         if not failed and not self._oom_event:
             return end
         kills = self.group.oom_kills()
-        ran_out = kills > self._oom_kills
+        # v1's event may come first: killed at once, the call freed the memory, and the
+        # kernel killed nothing itself.
+        ran_out = kills > self._oom_kills or self._oom_event
         self._oom_kills, self._oom_event = kills, False
         message = end.error_message or ""
         if not ran_out or not failed or message.startswith(MEMORY_PREFIX):
