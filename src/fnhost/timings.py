@@ -38,3 +38,8 @@ SANDBOX_PROBE_SECONDS = 20.0
 # session's last use is written at most this often (not on every page view).
 CONSOLE_HEARTBEAT_SECONDS = 15.0
 CONSOLE_SESSION_TOUCH_SECONDS = 60
+
+# At a server's stop, how long the last processes of its instances may take to leave its
+# cgroups (they are killed), and how often their removal is tried meanwhile.
+CGROUPS_CLOSE_SECONDS = 2.0
+CGROUPS_CLOSE_RETRY_SECONDS = 0.02

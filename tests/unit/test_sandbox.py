@@ -5,7 +5,7 @@ import pytest
 
 from fnhost.sandbox import CODE_MOUNT, Isolation, Launch, Limits, Sandbox, UidPool
 
-LIMITS = Limits(memory_gb=1.5, processes=32, open_files=64, file_size_mb=8, tmp_size_mb=16)
+LIMITS = Limits(cpu=1, memory_gb=1.5, processes=32, open_files=64, file_size_mb=8, tmp_size_mb=16)
 BWRAP_AS_ROOT = Isolation(
     "bwrap",
     "bubblewrap works",

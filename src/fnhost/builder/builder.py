@@ -207,7 +207,11 @@ class Builder:
         It is user code: it runs in the sandbox, within the largest limits a call may have.
         """
         settings = self._platform.settings
-        limits = Limits.for_function(settings, memory_gb=settings.calls.function_memory_max_gb)
+        limits = Limits.for_function(
+            settings,
+            cpu=settings.calls.function_cpu_max,
+            memory_gb=settings.calls.function_memory_max_gb,
+        )
         with (
             tempfile.TemporaryDirectory(dir=self._layout.work, prefix="import-check-") as scratch,
             self._sandbox.launch(
@@ -224,6 +228,7 @@ class Builder:
             launch.code_dir,
             function_path,
             cwd=launch.cwd,
+            pass_fds=launch.fds,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             env={

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 
-from fnhost import sandbox
+from fnhost import isolation, sandbox
 from fnhost.api.app import create_app
 from fnhost.builder.builder import Builder
 from fnhost.builder.environments import Environments
@@ -47,6 +47,16 @@ def _admin_token(settings: Settings) -> tuple[str, str | None]:
     return path.read_text().strip(), str(path)
 
 
+def _log_isolation(isolated: sandbox.Isolation) -> None:
+    """What protects the machine from function code, said once at start (warned where less)."""
+    for full, message, summary in [
+        (isolated.kind == "bwrap", "function isolation: %s", isolated.summary()),
+        (isolated.cgroups is not None, "function resources: %s", isolated.resources_summary()),
+        (isolated.seccomp is not None, "function system calls: %s", isolated.seccomp_summary()),
+    ]:
+        (logger.info if full else logger.warning)(message, summary)
+
+
 @asynccontextmanager
 async def embedded(settings: Settings) -> AsyncIterator[Server]:
     """Everything of an embedded server, ready to serve; disposed of on exit."""
@@ -58,15 +68,12 @@ async def embedded(settings: Settings) -> AsyncIterator[Server]:
             ", ".join(runtimes) or "none",
         )
     versions = {name: runtime.version for name, runtime in runtimes.items()}
-    isolation = sandbox.detect(settings)
-    if isolation.kind == "none":
-        logger.warning("function isolation: %s", isolation.summary())
-    else:
-        logger.info("function isolation: %s", isolation.summary())
-    async with open_platform(settings, runtimes=versions, isolation=isolation) as platform:
+    isolated = isolation.detect(settings)
+    _log_isolation(isolated)
+    async with open_platform(settings, runtimes=versions, isolation=isolated) as platform:
         environments_dir = settings.environments_dir
         calls_sandbox = sandbox.Sandbox(
-            isolation,
+            isolated,
             hidden=[settings.server.data_dir.resolve(), environments_dir.resolve()],
             slots=settings.calls.max_concurrent_calls + settings.builds.build_concurrency,
         )

@@ -32,8 +32,20 @@ class InstanceFailed(Exception):
 class Instance:
     """One zygote: started once, then forks a child per call until closed or idle."""
 
-    def __init__(self, command: Sequence[str], env: dict[str, str], cwd: str) -> None:
+    def __init__(
+        self,
+        command: Sequence[str],
+        env: dict[str, str],
+        cwd: str,
+        *,
+        pass_fds: Sequence[int] = (),
+        join_fds: Sequence[int] = (),
+    ) -> None:
+        """`pass_fds` are inherited by the process (the sandbox's own), `join_fds` too and
+        named to the zygote: its cgroup's (see runtime/zygote.py)."""
         self._command = list(command)
+        self._pass_fds = (*pass_fds, *join_fds)
+        self._join_args = [str(fd) for fd in join_fds]
         self._env = env
         self._cwd = cwd
         self._process: asyncio.subprocess.Process | None = None
@@ -57,7 +69,8 @@ class Instance:
             self._process = await asyncio.create_subprocess_exec(
                 *self._command,
                 str(theirs.fileno()),
-                pass_fds=(theirs.fileno(),),
+                *self._join_args,
+                pass_fds=(theirs.fileno(), *self._pass_fds),
                 stdin=asyncio.subprocess.DEVNULL,
                 start_new_session=True,
                 env=self._env,
@@ -125,6 +138,12 @@ class Instance:
         self.last_used = clock.now()
         self._send({"op": "call", "id": call_id}, fds)
         return exited
+
+    def send_cgroup(self, join_fds: Sequence[int]) -> None:
+        """The cgroup of the next call, for the zygote's spare to join ahead of it."""
+        if self._socket is None:
+            raise InstanceFailed("The function's instance is not running")
+        self._send({"op": "cgroup"}, join_fds)
 
     def kill(self, call_id: int) -> None:
         """Kill a call's whole process group."""

@@ -9,6 +9,7 @@ from collections.abc import Awaitable
 
 from fnhost import clock, timings
 from fnhost.executor.base import LogSink
+from fnhost.executor.confinement import CallCgroup
 from fnhost.executor.instance import InstanceFailed
 from fnhost.executor.pipes import READ_CHUNK, CallPipes
 from fnhost.executor.pool import InstancePool, Warm
@@ -90,6 +91,17 @@ class LocalExecutor:
         return json.dumps(request).encode()
 
     async def _run(self, job: CallJob, log: LogSink, warm: Warm) -> CallEnd:
+        cgroup: CallCgroup | None = None
+        next_fds: list[int] = []
+        if warm.call_cgroups is not None:
+            try:
+                cgroup, next_fds = warm.call_cgroups.begin(warm.instance)
+            except OSError as error:
+                return CallEnd.failed(
+                    f"The call's cgroup could not be made: {error}", at=clock.now_ms()
+                )
+            except InstanceFailed as failure:
+                return CallEnd.failed(failure.message, at=clock.now_ms())
         pipes = CallPipes(
             self._request(job),
             log,
@@ -99,14 +111,17 @@ class LocalExecutor:
         )
         try:
             try:
-                exited = warm.instance.fork(job.call_id, pipes.theirs)
+                exited = warm.instance.fork(job.call_id, [*pipes.theirs, *next_fds])
             except InstanceFailed as failure:
                 return CallEnd.failed(failure.message, at=clock.now_ms())
             finally:
                 pipes.release_theirs()
-            return await self._follow(job, warm, exited, pipes)
+            end = await self._follow(job, warm, exited, pipes)
+            return cgroup.explain(end, warm.limits) if cgroup is not None else end
         finally:
             pipes.close()
+            if cgroup is not None and warm.call_cgroups is not None:
+                warm.call_cgroups.give_back(cgroup)
 
     async def _follow(
         self, job: CallJob, warm: Warm, exited: asyncio.Future[int], pipes: CallPipes
@@ -171,3 +186,6 @@ class LocalExecutor:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reaper
         await self._pool.close()
+        # The server's cgroups go with its last instance (nothing else runs in them).
+        if self._sandbox.isolation.cgroups is not None:
+            self._sandbox.isolation.cgroups.close()

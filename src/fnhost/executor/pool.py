@@ -4,6 +4,7 @@ most as many instances as calls may run at once (each holds a sandbox uid)."""
 
 import asyncio
 import logging
+import os
 import tempfile
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from fnhost import clock, metrics, timings
+from fnhost.executor.confinement import CallCgroups
 from fnhost.executor.instance import Instance, InstanceFailed
 from fnhost.sandbox import Launch, Limits, Sandbox
 from fnhost.services.jobs import FunctionSpec
@@ -43,6 +45,8 @@ class Warm:
     launch: Launch
     limits: Limits
     resources: AsyncExitStack
+    # The cgroups its calls run in; None: the machine has none (rlimits only).
+    call_cgroups: CallCgroups | None
 
 
 class InstancePool:
@@ -81,7 +85,7 @@ class InstancePool:
 
     async def _start(self, spec: FunctionSpec) -> Warm:
         await self._make_room()
-        limits = Limits.for_function(self._settings, memory_gb=spec.memory_gb)
+        limits = Limits.for_function(self._settings, cpu=spec.cpu, memory_gb=spec.memory_gb)
         resources = AsyncExitStack()
         try:
             scratch = resources.enter_context(
@@ -95,18 +99,26 @@ class InstancePool:
                     limits=limits,
                 )
             )
-            instance = Instance(
-                [*launch.prefix, "-I", "-u", launch.zygote],
-                env=instance_environment(spec, launch.home),
-                cwd=launch.cwd,
-            )
-            resources.push_async_callback(instance.close)
-            await asyncio.wait_for(
-                instance.start(
-                    code_dir=launch.code_dir, function_path=spec.function_path, tmp=launch.home
-                ),
-                self._settings.calls.instance_start_timeout_seconds,
-            )
+            join_fds = self._cgroup(resources, limits)
+            try:
+                instance = Instance(
+                    [*launch.prefix, "-I", "-u", launch.zygote],
+                    env=instance_environment(spec, launch.home),
+                    cwd=launch.cwd,
+                    pass_fds=launch.fds,
+                    join_fds=join_fds,
+                )
+                resources.push_async_callback(instance.close)
+                await asyncio.wait_for(
+                    instance.start(
+                        code_dir=launch.code_dir, function_path=spec.function_path, tmp=launch.home
+                    ),
+                    self._settings.calls.instance_start_timeout_seconds,
+                )
+            finally:
+                for fd in join_fds:
+                    os.close(fd)
+            call_cgroups = self._call_cgroups(resources, limits, instance)
         except TimeoutError:
             await resources.aclose()
             metrics.INSTANCE_STARTS.labels("failed").inc()
@@ -125,7 +137,34 @@ class InstancePool:
             "instance started",
             extra={"action": "instance_started", "function_id": spec.function_id},
         )
-        return Warm(instance, launch, limits, resources)
+        return Warm(instance, launch, limits, resources, call_cgroups)
+
+    def _call_cgroups(
+        self, resources: AsyncExitStack, limits: Limits, instance: Instance
+    ) -> CallCgroups | None:
+        """The cgroups of the instance's calls, the first one sent to it; None without cgroups."""
+        cgroups = self._sandbox.isolation.cgroups
+        if cgroups is None:
+            return None
+        calls = CallCgroups(cgroups, limits)
+        resources.callback(calls.close)
+        calls.prepare(instance)
+        return calls
+
+    def _cgroup(self, resources: AsyncExitStack, limits: Limits) -> list[int]:
+        """The instance's own cgroup (the zygote and its spare; each call gets another), removed
+        with the instance; the descriptors the zygote joins it by (none without cgroups)."""
+        cgroups = self._sandbox.isolation.cgroups
+        if cgroups is None:
+            return []
+        try:
+            group = cgroups.create("instance", cpu=limits.cpu, memory_bytes=limits.memory_bytes)
+            resources.callback(cgroups.discard, group)
+            return group.join_fds()
+        except OSError as error:
+            raise InstanceFailed(
+                f"The function's instance could not get its cgroup: {error}"
+            ) from None
 
     async def _make_room(self) -> None:
         """Stop the least recently used idle instance when every slot is taken."""

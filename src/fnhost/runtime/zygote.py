@@ -1,12 +1,17 @@
 """A warm function instance: imports the handler once, then runs each call in a fork of itself.
 
-Started as `python -I -u zygote.py CONTROL_FD` in the function's environment (inside the
-sandbox). CONTROL_FD is a SOCK_SEQPACKET socket to the server. Messages are small JSON
-objects, one per packet:
+Started as `python -I -u zygote.py CONTROL_FD [JOIN_FD...]` in the function's environment
+(inside the sandbox). CONTROL_FD is a SOCK_SEQPACKET socket to the server. Each JOIN_FD is a
+descriptor of the `cgroup.procs` file of the instance's cgroup (one per cgroup hierarchy, see
+fnhost.cgroups): the zygote joins its cgroup by writing "0" to each before it loads any user
+code. Messages are small JSON objects, one per packet:
 
   server -> zygote  {"op": "load", "code_dir", "function_path", "tmp"}
                     {"op": "call", "id"} with four descriptors attached (SCM_RIGHTS): the
-                        request pipe, stdout, stderr and the result pipe of the call
+                        request pipe, stdout, stderr and the result pipe of the call; then,
+                        where calls are held in cgroups, the join descriptors of the cgroup
+                        of the call after it
+                    {"op": "cgroup"} with the join descriptors of the next call's cgroup
                     {"op": "kill", "id"}
   zygote -> server  {"op": "ready", "version"} or {"op": "failed", "message", "trace"}
                     {"op": "exited", "id", "returncode"}
@@ -14,12 +19,14 @@ objects, one per packet:
 The zygote keeps one child forked ahead, the spare, waiting on a socket of its own for its
 call: a call is handed to the spare (its four descriptors passed on) and does not wait for
 fork(). The next spare is forked when a call ends, not while one runs (which it would slow
-down on a small machine); a call that finds no spare forks its own. A spare runs exactly one
-call, like a fresh interpreter that imported the handler: it shares nothing with other calls
-(fork copies memory), has its own process group and temporary directory (in "tmp"), reads its
-request from its own pipe, and reports its outcome on the result pipe. Standard library only,
-and as little of it as will do: each module imported here costs every call (random, for one,
-reseeds in each fork).
+down on a small machine); a call that finds no spare forks its own. Where calls are held in
+cgroups, the spare joins the next call's cgroup as soon as it has one (moving a process into
+a cgroup may wait for the kernel's RCU, milliseconds under load: not on a call's time). A
+spare runs exactly one call, like a fresh interpreter that imported the handler: it shares
+nothing with other calls (fork copies memory), has its own process group and temporary
+directory (in "tmp"), reads its request from its own pipe, and reports its outcome on the
+result pipe. Standard library only, and as little of it as will do: each module imported here
+costs every call (random, for one, reseeds in each fork).
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ PR_SET_CHILD_SUBREAPER = 36
 SPARE_NAME = b"fnhost-spare"
 MESSAGE_BYTES = 64 * 1024
 CALL_FDS = 4  # request, stdout, stderr, result
+MAX_JOIN_FDS = 2  # cgroup v1: the cpu and the memory hierarchies
 RESULT_FD = 3
 
 
@@ -72,6 +80,10 @@ class Zygote:
         # spare), its temporary directory.
         self.children: dict[int, tuple[int | None, str]] = {}
         self.spare: tuple[int, socket.socket] | None = None  # its pid, the socket to hand it on
+        # Join descriptors of the next call's cgroup: not given to a spare yet, and given to
+        # the current spare (kept until it has its call: should it die, the next one joins).
+        self.next_cgroup: list[int] = []
+        self.spare_cgroup: list[int] = []
         self.forked = 0  # numbers the temporary directories
         self.tmp = ""  # where calls' temporary directories go, as loading says
         self.wakeup_r, self.wakeup_w = os.pipe()
@@ -118,14 +130,19 @@ class Zygote:
 
     def receive(self) -> bool:
         try:
-            data, fds, _flags, _addr = socket.recv_fds(self.control, MESSAGE_BYTES, CALL_FDS)
+            data, fds, _flags, _addr = socket.recv_fds(
+                self.control, MESSAGE_BYTES, CALL_FDS + MAX_JOIN_FDS
+            )
         except ConnectionError:
             return False
         if not data:
             return False
         message = json.loads(data)
         if message["op"] == "call":
-            self.start(message["id"], fds)
+            self.start(message["id"], fds[:CALL_FDS])
+            self.give_cgroup(fds[CALL_FDS:])
+        elif message["op"] == "cgroup":
+            self.give_cgroup(fds)
         elif message["op"] == "kill":
             for pid, (call_id, _scratch) in self.children.items():
                 if call_id == message["id"]:
@@ -136,22 +153,41 @@ class Zygote:
         """Hand the call to the spare."""
         # Without a spare, the call forks its own, and fails as fork() does where no process
         # can be forked.
-        pid, channel = self.spare or self.fork_spare(inherited=fds)
+        if self.spare is None:
+            self.spare = self.fork_spare(inherited=fds)
+            self.join_spare()
+        pid, channel = self.spare
         self.spare = None
         scratch = self.children[pid][1]
         os.mkdir(scratch, 0o700)
         with contextlib.suppress(OSError):  # the spare died: its death is reported as the call's
             socket.send_fds(channel, [b"call"], fds)
         channel.close()
-        for fd in fds:
+        for fd in (*fds, *self.spare_cgroup):
             os.close(fd)
+        self.spare_cgroup = []
         self.children[pid] = (call_id, scratch)
+
+    def give_cgroup(self, fds: Sequence[int]) -> None:
+        """The next call's cgroup, for the spare to join now (or the next spare forked)."""
+        if fds:
+            for fd in self.next_cgroup:
+                os.close(fd)
+            self.next_cgroup = list(fds)
+            self.join_spare()
+
+    def join_spare(self) -> None:
+        if self.spare is not None and self.next_cgroup and not self.spare_cgroup:
+            self.spare_cgroup, self.next_cgroup = self.next_cgroup, []
+            with contextlib.suppress(OSError):  # a dead spare: the next one joins
+                socket.send_fds(self.spare[1], [b"join"], self.spare_cgroup)
 
     def fork_spare_if_possible(self) -> None:
         # Where no process can be forked now (a call at the process limit), the next call
         # forks its own.
         with contextlib.suppress(OSError):
             self.spare = self.fork_spare()
+            self.join_spare()
 
     def fork_spare(self, inherited: Sequence[int] = ()) -> tuple[int, socket.socket]:
         """A new spare: its pid, and the socket its call is handed to it on."""
@@ -191,10 +227,23 @@ class Zygote:
             # signal's C function itself: the Python wrapper converts the handler it replaces
             # (the zygote's) to an enum, which fails at a cost of ~0.15 ms of CPU per spare.
             _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
-            data, fds, _flags, _addr = socket.recv_fds(channel, MESSAGE_BYTES, CALL_FDS)
-            if not data:
-                os._exit(0)  # the instance is stopping
+            refused: OSError | None = None
+            while True:  # the cgroup to join (where calls have them), then the call
+                data, fds, _flags, _addr = socket.recv_fds(channel, MESSAGE_BYTES, CALL_FDS)
+                if not data:
+                    os._exit(0)  # the instance is stopping
+                if data != b"join":
+                    break
+                try:
+                    join_cgroup(fds)
+                except OSError as error:
+                    refused = error
             channel.close()
+            if refused is not None:  # a call never runs outside its limits
+                message = f"The call could not join its cgroup: {refused}"
+                outcome = {"state": "failed", "message": message, "trace": ""}
+                os.write(fds[RESULT_FD], json.dumps(outcome).encode())
+                os._exit(0)
             _prctl(PR_SET_NAME, self.name, 0, 0, 0)
             for target, fd in enumerate(fds):
                 os.dup2(fd, target)
@@ -234,10 +283,20 @@ class Zygote:
             elif self.spare is not None and self.spare[0] == pid:
                 self.spare[1].close()  # the next call forks its own
                 self.spare = None
+                if self.spare_cgroup:  # which joins the cgroup this one had
+                    self.give_cgroup(self.spare_cgroup)
+                    self.spare_cgroup = []
 
     def shutdown(self) -> None:
         for pid in list(self.children):
             _kill_group(pid)
+
+
+def join_cgroup(fds: Sequence[int]) -> None:
+    """Move this process into the cgroup whose `cgroup.procs` descriptors the server sent."""
+    for fd in fds:
+        os.write(fd, b"0")
+        os.close(fd)
 
 
 def _kill_group(pid: int) -> None:
@@ -259,6 +318,7 @@ def main() -> None:
     # Calls the server loses track of die with this instance; orphans come back to it.
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     _prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    join_cgroup([int(fd) for fd in sys.argv[2:]])
     zygote = Zygote(control, _load_runtime())
     data = control.recv(MESSAGE_BYTES)
     if data and zygote.load(json.loads(data)):

@@ -154,5 +154,9 @@ class Limits(WireModel):
 
 class ActivationStatus(WireModel):
     status: Literal["inactive", "requested", "activated"]
-    # fnhost's own: how function code is isolated ("bwrap" or "none"); the SDK ignores it.
+    # fnhost's own, ignored by the SDK: how function code is isolated ("bwrap" or "none"),
+    # what holds its CPU and memory ("cgroup v1", "cgroup v2" or "rlimits"), and whether a
+    # seccomp filter refuses the system calls it never needs.
     isolation: str | None = None
+    resources: str | None = None
+    seccomp: bool | None = None

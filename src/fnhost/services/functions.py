@@ -220,5 +220,12 @@ def limits(platform: Platform) -> Limits:
 
 def activation(platform: Platform) -> ActivationStatus:
     """A self-hosted server's Functions are always activated; says how code is isolated."""
-    isolation = platform.isolation.kind if platform.isolation else None
-    return ActivationStatus(status="activated", isolation=isolation)
+    isolation = platform.isolation
+    if isolation is None:
+        return ActivationStatus(status="activated")
+    return ActivationStatus(
+        status="activated",
+        isolation=isolation.kind,
+        resources=isolation.resource_control,
+        seccomp=isolation.seccomp is not None,
+    )
