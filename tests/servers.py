@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -21,6 +22,12 @@ global_config.disable_pypi_version_check = True
 
 ADMIN_TOKEN = "fnhost-test-admin-token"
 START_TIMEOUT_SECONDS = 60
+
+
+def own_uid_base() -> str:
+    """Sandbox uids for one server of its own: servers running at once on this machine must not
+    share uids (the per-uid process limit would count one server's calls against another's)."""
+    return str(random.randrange(1_000_000_000, 2_000_000_000, 100_000))
 
 
 def free_port() -> int:
@@ -54,6 +61,7 @@ class RunningServer:
     def start(self) -> RunningServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
+        self.env.setdefault("FNHOST_SANDBOX_UID_BASE", own_uid_base())
         env = {
             **self.base_env,
             "FNHOST_ADMIN_TOKEN": ADMIN_TOKEN,

@@ -3,7 +3,6 @@ the memory limit of each call (cgroups), and the seccomp filter."""
 
 from __future__ import annotations
 
-import random
 import re
 import uuid
 from collections.abc import Iterator
@@ -31,7 +30,6 @@ def confined(
         environments_dir=environments_dir,
         env={
             "FNHOST_SANDBOX": "bwrap",
-            "FNHOST_SANDBOX_UID_BASE": str(random.randrange(1_000_000_000, 1_900_000_000, 1000)),
             "FNHOST_CALL_TIMEOUT_SECONDS": "20",
         },
     ).start()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import random
 import re
 import shutil
 import subprocess
@@ -74,11 +73,8 @@ def test_fresh_clone_install_serves_the_sdk(tmp_path: Path, environments_dir: Pa
     # The installed `fnhost serve` (not this checkout's), on a machine without bubblewrap, with
     # the admin token it writes itself into its data directory (FNHOST_ADMIN_TOKEN empty).
     data_dir = tmp_path / "data"
-    uid_base = random.randrange(1_000_000_000, 1_900_000_000, 1000)  # no other server's uids
     server = RunningServer(
-        data_dir=data_dir,
-        environments_dir=environments_dir,
-        env={"FNHOST_ADMIN_TOKEN": "", "FNHOST_SANDBOX_UID_BASE": str(uid_base)},
+        data_dir=data_dir, environments_dir=environments_dir, env={"FNHOST_ADMIN_TOKEN": ""}
     )
     server.command = [*WITHOUT_SYSTEM_BWRAP, str(venv / "bin" / "fnhost"), "serve"]
     server.base_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}

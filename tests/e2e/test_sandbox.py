@@ -4,7 +4,6 @@ with a clear status and message, and a normal call right after it completes."""
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -33,13 +32,11 @@ def sandboxed(
 ) -> Iterator[RunningServer]:
     """A server that must sandbox (FNHOST_SANDBOX=bwrap), with small limits."""
     require_sandbox()
-    uid_base = random.randrange(1_000_000_000, 1_900_000_000, 1000)
     server = RunningServer(
         data_dir=tmp_path_factory.mktemp("sandboxed") / "data",
         environments_dir=environments_dir,
         env={
             "FNHOST_SANDBOX": "bwrap",
-            "FNHOST_SANDBOX_UID_BASE": str(uid_base),
             "FNHOST_CALL_TIMEOUT_SECONDS": "10",
             "FNHOST_CALL_MAX_PROCESSES": "32",
             "FNHOST_CALL_MAX_OPEN_FILES": "64",
