@@ -109,6 +109,9 @@ def test_fuzz_every_route(make_server: Callable[..., RunningServer], tmp_path: P
     assert summary["operations"]["tested"] == summary["operations"]["total"] >= 38
     assert summary["test_cases"]["generated"] >= 38 * MAX_EXAMPLES
     assert "Traceback" not in server.logs()
+    print(  # noqa: T201 - the figures the README quotes
+        f"{summary['test_cases']['generated']} cases in {summary['running_time']:.1f} s"
+    )
 
     # Alive and well: a normal call still completes.
     function = deploy(server.client("after-fuzz"), "ok")
