@@ -22,7 +22,7 @@ class BodyLimit:
     setting: str
 
     def message(self) -> str:
-        return f"Request body is larger than {self.max_bytes} bytes ({self.setting})"
+        return f"The request body is too large; the limit is {self.max_bytes} ({self.setting})"
 
 
 class RequestIdAndBody:

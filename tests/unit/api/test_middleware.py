@@ -79,7 +79,8 @@ def test_plain_body_past_the_limit_is_a_413(client: TestClient) -> None:
     assert response.status_code == 413
     assert response.json()["error"] == {
         "code": 413,
-        "message": "Request body is larger than 100 bytes (FNHOST_REQUEST_BODY_MAX_BYTES)",
+        "message": "The request body is too large; the limit is 100 "
+        "(FNHOST_REQUEST_BODY_MAX_BYTES)",
     }
 
 
