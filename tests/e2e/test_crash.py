@@ -72,6 +72,7 @@ def _client(server: RunningServer) -> httpx.AsyncClient:
     )
 
 
+@pytest.mark.timeout(240)  # about 40 s alone on 2 cores; allow for a loaded machine
 async def test_kill_9_with_1000_calls_in_flight(
     make_server: Callable[..., RunningServer], tmp_path: Path
 ) -> None:
