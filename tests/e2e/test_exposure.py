@@ -76,7 +76,7 @@ SDK_SCRIPT = textwrap.dedent(
         client_name="tls-test", project="tls", base_url=url, credentials=Token(token)))
     ok = client.functions.create(name="ok", folder=ok_folder)
     back = client.functions.create(
-        name="back", folder=callback_folder, env_vars={"SSL_CERT_FILE": "/function/ca.pem"})
+        name="back", folder=callback_folder, env_vars={"SSL_CERT_FILE": "ca.pem"})
     print(json.dumps({
         "ok": ok.call(data={"x": 1}, wait=True).get_response(),
         "back": back.call(wait=True).get_response(),
