@@ -76,9 +76,18 @@ def _client(server: RunningServer) -> httpx.AsyncClient:
 async def test_kill_9_with_1000_calls_in_flight(
     make_server: Callable[..., RunningServer], tmp_path: Path
 ) -> None:
-    # Default concurrency (16 slots), so that most calls are queued at the kill. Without the
-    # sandbox, so that calls can leave their marks in a shared directory.
-    server = make_server({"FNHOST_SANDBOX": "none", "FNHOST_CALL_WAIT_MS": "0"})
+    # Default concurrency (16 slots), so that most calls are queued at the kill. Admission
+    # limits raised, so that all 1,000 calls of one function are accepted (what happens to
+    # accepted calls is the subject here). Without the sandbox, so that calls can leave their
+    # marks in a shared directory.
+    server = make_server(
+        {
+            "FNHOST_SANDBOX": "none",
+            "FNHOST_CALL_WAIT_MS": "0",
+            "FNHOST_MAX_ACTIVE_CALLS_PER_FUNCTION": str(FAST + SLOW),
+            "FNHOST_MAX_ACTIVE_CALLS_PER_PROJECT": str(FAST + SLOW),
+        }
+    )
     function = deploy(server.client(PROJECT), "marks_runs")
     assert function.status == "Ready"
     path = f"/api/v1/projects/{PROJECT}/functions/{function.id}"
