@@ -68,7 +68,9 @@ def _client(server: RunningServer) -> httpx.AsyncClient:
         base_url=server.url,
         headers={"Authorization": f"Bearer {server.token}"},
         timeout=60,
-        limits=httpx.Limits(max_connections=32),
+        # Idle connections are dropped well before uvicorn closes them (5 s), so that a request
+        # never races the server's close of the connection it reuses.
+        limits=httpx.Limits(max_connections=32, keepalive_expiry=1),
     )
 
 
