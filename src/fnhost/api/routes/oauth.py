@@ -30,9 +30,9 @@ class OAuthError(BaseModel):
     error_description: str
 
 
-# The form is parsed by hand (FastAPI's form parsing needs python-multipart); described here
-# for the OpenAPI document. The client authenticates with its id and secret, in the form or
-# with HTTP Basic, not with a bearer token.
+# The form is parsed by hand (a malformed one is answered in RFC 6749's shape, not with
+# FastAPI's validation errors), so it is described here for the OpenAPI document. The client
+# authenticates with its id and secret, in the form or with HTTP Basic, not with a bearer token.
 _TOKEN_REQUEST = {
     "security": [],
     "requestBody": {
