@@ -6,6 +6,7 @@ import os
 import random
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -49,10 +50,13 @@ class RunningServer:
     # What runs the server: this checkout's package by default, an installed one if set.
     command: list[str] = field(default_factory=lambda: [sys.executable, "-m", "fnhost", "serve"])
     base_env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    # The CA that signed the server's certificate, when it serves HTTPS.
+    ca_file: Path | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.ca_file else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     @property
     def token(self) -> str:
@@ -80,7 +84,8 @@ class RunningServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"fnhost serve exited early:\n{self.logs()}")
             try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                health = httpx.get(f"{self.url}/health", timeout=1, verify=self._verify())
+                if health.status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
@@ -106,7 +111,10 @@ class RunningServer:
 
     def http(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token or self.token}"}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30, verify=self._verify())
+
+    def _verify(self) -> ssl.SSLContext | bool:
+        return ssl.create_default_context(cafile=self.ca_file) if self.ca_file else True
 
 
 def sdk_client(base_url: str, project: str, token: str) -> CogniteClient:

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fnhost.layout import DataDir
@@ -49,7 +49,7 @@ class ServerSettings(_Group):
     public_url: str | None = Field(
         None,
         description="Base URL functions use to reach this server (their `client`). "
-        "Unset: http://HOST:PORT (loopback when HOST is 0.0.0.0).",
+        "Unset: http://HOST:PORT, https:// with TLS (loopback when HOST is 0.0.0.0).",
     )
     admin_token: str | None = Field(
         None,
@@ -65,13 +65,36 @@ class ServerSettings(_Group):
         description="At stop, how long open requests (a console's live views, calls holding "
         "their answer) may go on before they are closed.",
     )
+    tls_cert_file: Path | None = Field(
+        None,
+        description="PEM certificate (with its chain) to serve HTTPS with, together with "
+        "TLS_KEY_FILE. Unset: plain HTTP.",
+    )
+    tls_key_file: Path | None = Field(None, description="PEM private key of TLS_CERT_FILE.")
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1,::1",
+        description="Comma-separated addresses or networks (CIDR) of the proxies whose "
+        "X-Forwarded-Proto, -Host and -For headers are believed; `*` for any, empty for none.",
+    )
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> "ServerSettings":
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("FNHOST_TLS_CERT_FILE and FNHOST_TLS_KEY_FILE must be set together")
+        return self
+
+    @property
+    def tls(self) -> bool:
+        """Whether the server speaks HTTPS itself."""
+        return self.tls_cert_file is not None
 
     @property
     def local_url(self) -> str:
         """Where a process on this machine reaches the server (loopback when it listens on
         every interface)."""
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{host}:{self.port}"
 
 
 class CallSettings(_Group):

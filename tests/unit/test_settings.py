@@ -49,3 +49,16 @@ def test_settings_cannot_change_once_built() -> None:
 
     with pytest.raises(ValidationError):
         settings.calls.call_timeout_seconds = 1  # type: ignore[misc]
+
+
+def test_tls_needs_both_certificate_and_key(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="must be set together"):
+        Settings.load(tls_cert_file=tmp_path / "cert.pem")
+
+
+def test_public_url_is_https_when_the_server_serves_tls(tmp_path: Path) -> None:
+    settings = Settings.load(
+        host="0.0.0.0", port=8443, tls_cert_file=tmp_path / "c", tls_key_file=tmp_path / "k"
+    )
+    assert settings.public_url == "https://127.0.0.1:8443"
+    assert Settings.load(port=8000).public_url == "http://127.0.0.1:8000"

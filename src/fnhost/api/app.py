@@ -9,8 +9,8 @@ from fastapi import FastAPI
 from starlette.responses import RedirectResponse
 
 import fnhost
-from fnhost.api import errors
-from fnhost.api.middleware import RequestIdAndGunzip
+from fnhost.api import errors, openapi
+from fnhost.api.middleware import BodyLimit, RequestIdAndBody
 from fnhost.api.routes import (
     calls,
     datasets,
@@ -29,6 +29,14 @@ from fnhost.services.platform import Platform
 BackgroundTask = Callable[[], Coroutine[Any, Any, None]]
 
 
+class _Api(FastAPI):
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI document, completed with what the routes do by hand."""
+        if self.openapi_schema is None:
+            self.openapi_schema = openapi.complete(super().openapi())
+        return self.openapi_schema
+
+
 def create_app(platform: Platform, *, background: Sequence[BackgroundTask] = ()) -> FastAPI:
     """The HTTP API over `platform`; `background` tasks run for the app's lifetime."""
 
@@ -42,7 +50,7 @@ def create_app(platform: Platform, *, background: Sequence[BackgroundTask] = ())
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    app = FastAPI(
+    app = _Api(
         title="fnhost",
         version=fnhost.__version__,
         description="Self-hosted Python functions with the CDF Functions API.",
@@ -84,7 +92,14 @@ def create_app(platform: Platform, *, background: Sequence[BackgroundTask] = ())
     async def home() -> RedirectResponse:
         return RedirectResponse(console_urls.home(), status_code=307)
 
+    settings = platform.settings
     app.add_middleware(
-        RequestIdAndGunzip, max_bytes=platform.settings.server.request_body_max_bytes
+        RequestIdAndBody,
+        limit=BodyLimit(settings.server.request_body_max_bytes, "FNHOST_REQUEST_BODY_MAX_BYTES"),
+        limits_by_prefix={
+            files.UPLOAD_PREFIX: BodyLimit(
+                settings.builds.upload_max_bytes, "FNHOST_UPLOAD_MAX_BYTES"
+            )
+        },
     )
     return app

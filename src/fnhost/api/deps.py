@@ -48,9 +48,10 @@ def require(*capabilities: str) -> Callable[..., Awaitable[Principal]]:
     no route takes both, so no request authenticates twice.
     """
 
-    async def check(request: Request) -> Principal:
+    # `project` is declared (not read from the path by hand) so that the OpenAPI document
+    # shows it on every route, including those that do not take it themselves.
+    async def check(request: Request, project: str) -> Principal:
         principal = await get_principal(request)
-        project = request.path_params["project"]
         function_id = request.path_params.get("functionId", "")
         log_context.bind(
             project=project, function_id=int(function_id) if function_id.isdigit() else None

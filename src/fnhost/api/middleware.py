@@ -1,29 +1,48 @@
-"""Pure ASGI middleware: request ids on every response, gunzipped request bodies, and the
-requests' metrics."""
+"""Pure ASGI middleware: request ids on every response, request bodies size-capped and
+gunzipped, and the requests' metrics."""
 
 import time
 import uuid
 import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fnhost import log_context, metrics
 from fnhost.api.errors import error_response
 
 
-class RequestIdAndGunzip:
-    """Adds `x-request-id` to every response (the SDK quotes it in its exceptions) and to every
-    line logged while handling the request, decodes `Content-Encoding: gzip` request bodies
-    (every SDK POST) with a size cap, and counts each request by method, route template (never
-    its path: that holds ids) and status, with its latency.
+@dataclass(frozen=True)
+class BodyLimit:
+    """The largest body a request may carry (after gunzip), and the setting that says so."""
 
-    One layer for all three, reading the raw header lists: every middleware layer and every
+    max_bytes: int
+    setting: str
+
+    def message(self) -> str:
+        return f"The request body is too large; the limit is {self.max_bytes} ({self.setting})"
+
+
+class RequestIdAndBody:
+    """Adds `x-request-id` to every response (the SDK quotes it in its exceptions) and to every
+    line logged while handling the request, refuses bodies past their limit before they are
+    held in memory, decodes `Content-Encoding: gzip` request bodies (every SDK POST), and
+    counts each request by method, route template (never its path: that holds ids) and status,
+    with its latency.
+
+    One layer for all of it, reading the raw header lists: every middleware layer and every
     Headers object is paid on every request.
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, limit: BodyLimit, limits_by_prefix: Mapping[str, BodyLimit]
+    ) -> None:
+        """`limit` caps every body except those under a path prefix of `limits_by_prefix`."""
         self.app = app
-        self.max_bytes = max_bytes
+        self.limit = limit
+        self.limits_by_prefix = limits_by_prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -49,10 +68,7 @@ class RequestIdAndGunzip:
             await send(message)
 
         try:
-            if _gzipped(scope):
-                await self._gunzip_request(scope, receive, send_with_id)
-            else:
-                await self.app(scope, receive, send_with_id)
+            await self._handle(scope, receive, send_with_id)
         finally:
             # The router leaves the route it matched in the scope; none: no route matched.
             route = getattr(scope.get("route"), "path", "unmatched")
@@ -60,28 +76,51 @@ class RequestIdAndGunzip:
                 time.perf_counter() - started
             )
 
-    async def _gunzip_request(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        encoding, length = _body_headers(scope)
+        limit = self._limit_of(scope["path"])
+        if encoding not in (b"", b"identity", b"gzip"):
+            refusal = error_response(
+                415,
+                f"Content-Encoding {encoding.decode(errors='replace')!r} is not supported; "
+                "send gzip or no encoding",
+            )
+            await refusal(scope, receive, send)
+        elif length is not None and length > limit.max_bytes:
+            await error_response(413, limit.message())(scope, receive, send)
+        elif encoding == b"gzip":
+            await self._gunzip_request(scope, receive, send, limit)
+        elif length is None:  # chunked: counted as it arrives
+            await self.app(scope, _capped(receive, limit), send)
+        else:  # the server reads no more than Content-Length, checked above
+            await self.app(scope, receive, send)
+
+    def _limit_of(self, path: str) -> BodyLimit:
+        for prefix, limit in self.limits_by_prefix.items():
+            if path.startswith(prefix):
+                return limit
+        return self.limit
+
+    async def _gunzip_request(
+        self, scope: Scope, receive: Receive, send: Send, limit: BodyLimit
+    ) -> None:
         compressed = bytearray()
         while True:
             message = await receive()
             compressed += message.get("body", b"")
+            if len(compressed) > limit.max_bytes:
+                await error_response(413, limit.message())(scope, receive, send)
+                return
             if not message.get("more_body", False):
                 break
         try:
-            if len(compressed) > self.max_bytes:
-                raise OverflowError
-            body = self._gunzip(bytes(compressed))
+            body = _gunzip(bytes(compressed), limit.max_bytes)
         except (zlib.error, EOFError, ValueError) as error:
             response = error_response(400, f"Request body is not valid gzip: {error}")
             await response(scope, receive, send)
             return
         except OverflowError:
-            response = error_response(
-                413,
-                f"Request body is larger than {self.max_bytes} bytes once decompressed "
-                "(FNHOST_REQUEST_BODY_MAX_BYTES)",
-            )
-            await response(scope, receive, send)
+            await error_response(413, limit.message())(scope, receive, send)
             return
         raw = [
             (k, v) for k, v in scope["headers"] if k not in (b"content-encoding", b"content-length")
@@ -100,21 +139,43 @@ class RequestIdAndGunzip:
 
         await self.app(scope, receive_body, send)
 
-    def _gunzip(self, data: bytes) -> bytes:
-        if not data:
-            return b""  # a GET with Content-Encoding: gzip and no body (cognite-toolkit)
-        decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        body = decoder.decompress(data, self.max_bytes + 1)
-        if len(body) > self.max_bytes or decoder.unconsumed_tail:
-            raise OverflowError
-        if not decoder.eof:
-            raise ValueError("truncated gzip stream")
-        return body
+
+def _capped(receive: Receive, limit: BodyLimit) -> Receive:
+    """`receive`, raising a 413 (in the CDF shape, through the app's handlers) once the body
+    passes `limit`."""
+    received = 0
+
+    async def receive_capped() -> Message:
+        nonlocal received
+        message = await receive()
+        received += len(message.get("body", b""))
+        if received > limit.max_bytes:
+            raise HTTPException(413, limit.message())
+        return message
+
+    return receive_capped
 
 
-def _gzipped(scope: Scope) -> bool:
-    """Whether the first Content-Encoding header is gzip (ASGI header names are lower case)."""
+def _gunzip(data: bytes, max_bytes: int) -> bytes:
+    if not data:
+        return b""  # a GET with Content-Encoding: gzip and no body (cognite-toolkit)
+    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    body = decoder.decompress(data, max_bytes + 1)
+    if len(body) > max_bytes or decoder.unconsumed_tail:
+        raise OverflowError
+    if not decoder.eof:
+        raise ValueError("truncated gzip stream")
+    return body
+
+
+def _body_headers(scope: Scope) -> tuple[bytes, int | None]:
+    """The first Content-Encoding (lower case; b"" if none) and the Content-Length (None if
+    absent or not a number: the HTTP server then refuses the request or reads it chunked)."""
+    encoding: bytes | None = None
+    length: int | None = None
     for name, value in scope["headers"]:
-        if name == b"content-encoding":
-            return bool(value.lower() == b"gzip")
-    return False
+        if name == b"content-encoding" and encoding is None:
+            encoding = value.strip().lower()
+        elif name == b"content-length" and length is None and value.isdigit():
+            length = int(value)
+    return encoding or b"", length

@@ -7,7 +7,7 @@ import typer
 import uvicorn
 import uvloop
 
-from fnhost.cli import server_logs
+from fnhost.cli import listen, server_logs
 from fnhost.cli.platform import DataDirOption, load_settings
 from fnhost.cli.server import embedded
 from fnhost.settings import Settings
@@ -36,16 +36,9 @@ async def _serve(settings: Settings) -> None:
             extra={"action": "admin_token"},
         )
         logger.info("data directory: %s", settings.server.data_dir, extra={"action": "data_dir"})
-        config = uvicorn.Config(
-            server.app,
-            host=settings.server.host,
-            port=settings.server.port,
-            log_level="info",
-            # uvicorn's lines go through the root logger, in the format of every other line.
-            log_config=None,
-            access_log=False,
-            lifespan="on",
-            # Open live views of the console would otherwise hold a stop up indefinitely.
-            timeout_graceful_shutdown=settings.server.shutdown_grace_seconds,
-        )
-        await uvicorn.Server(config).serve()
+        warning = listen.plain_http_warning(settings.server)
+        if warning:
+            logger.warning(warning, extra={"action": "plain_http_exposed"})
+            # Also on its own, whatever the log format: this one must not be missed.
+            typer.secho(f"WARNING: {warning}", err=True, fg=typer.colors.RED, bold=True)
+        await uvicorn.Server(listen.config(server.app, settings.server)).serve()

@@ -166,7 +166,8 @@ async def download_links(
 async def download(platform: Platform, *, file_id: int, token: str) -> Download:
     """The bytes behind a download link."""
     file = await platform.db.run_read(partial(files_store.get_by_id, file_id=file_id))
-    if file is None or not hmac.compare_digest(download_token(file), token):
+    # As bytes: compare_digest refuses str with non-ASCII characters, and a link is any text.
+    if file is None or not hmac.compare_digest(download_token(file).encode(), token.encode()):
         raise errors.NotFound("Unknown or expired download link")
     if file.blob_digest is None:
         raise errors.InvalidInput(f"File {file_id} has no content yet: upload it first")

@@ -46,7 +46,24 @@ async def create_file(
     return responses.wire(created, status_code=201)
 
 
-@router.put("/api/v1/files/upload/{upload_key}", name="upload_file")
+UPLOAD_PREFIX = "/api/v1/files/upload/"
+
+
+@router.put(
+    UPLOAD_PREFIX + "{upload_key}",
+    name="upload_file",
+    # The body is read by hand (any bytes, whatever their Content-Type), and the URL is the
+    # credential: both are said here for the OpenAPI document.
+    openapi_extra={
+        "security": [],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        },
+    },
+)
 async def upload_file(upload_key: str, request: Request, platform: PlatformDep) -> WireJSON:
     """Upload a file's bytes. The URL itself is the credential (SDK v7/v6 send no token)."""
     await files_service.upload(platform, upload_key=upload_key, content=await request.body())
@@ -88,7 +105,13 @@ async def download_links(
     )
 
 
-@router.get("/api/v1/files/download/{file_id}/{token}", name="download_file")
+@router.get(
+    "/api/v1/files/download/{file_id}/{token}",
+    name="download_file",
+    response_class=Response,
+    responses={200: {"description": "The file's bytes, as its mimeType", "content": {"*/*": {}}}},
+    openapi_extra={"security": []},  # the link is the credential
+)
 async def download_file(
     file_id: Annotated[int, Path(ge=1, le=MAX_ID)], token: str, platform: PlatformDep
 ) -> Response:

@@ -9,6 +9,7 @@ import binascii
 import urllib.parse
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel
 
 from fnhost import errors
 from fnhost.api.deps import PlatformDep
@@ -16,6 +17,43 @@ from fnhost.api.responses import WireJSON
 from fnhost.services import identity
 
 router = APIRouter(tags=["identity"])
+
+
+class AccessToken(BaseModel):
+    access_token: str
+    token_type: str
+    expires_in: int
+
+
+class OAuthError(BaseModel):
+    error: str
+    error_description: str
+
+
+# The form is parsed by hand (a malformed one is answered in RFC 6749's shape, not with
+# FastAPI's validation errors), so it is described here for the OpenAPI document. The client
+# authenticates with its id and secret, in the form or with HTTP Basic, not with a bearer token.
+_TOKEN_REQUEST = {
+    "security": [],
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "required": ["grant_type"],
+                    "properties": {
+                        "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                        "client_id": {"type": "string"},
+                        "client_secret": {"type": "string"},
+                        "scope": {"type": "string"},
+                        "audience": {"type": "string"},
+                    },
+                }
+            }
+        },
+    },
+}
 
 
 def _oauth_error(status: int, code: str, description: str) -> WireJSON:
@@ -37,7 +75,15 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     return urllib.parse.unquote_plus(client_id), urllib.parse.unquote_plus(secret)
 
 
-@router.post("/oauth2/token")
+@router.post(
+    "/oauth2/token",
+    openapi_extra=_TOKEN_REQUEST,
+    responses={
+        200: {"model": AccessToken},
+        400: {"model": OAuthError, "description": "A malformed request (RFC 6749 5.2)"},
+        401: {"model": OAuthError, "description": "Unknown client or wrong secret"},
+    },
+)
 async def token(request: Request, platform: PlatformDep) -> WireJSON:
     """Exchange a registered client's id and secret for a short-lived bearer token."""
     form = dict(urllib.parse.parse_qsl((await request.body()).decode(errors="replace")))
