@@ -19,10 +19,20 @@ PROBE_LIMITS = Limits(
 )
 # Joins the cgroup of each descriptor named, as each call does (see runtime/zygote.py).
 JOIN_PROBE = ["/bin/bash", "-c", 'for fd; do echo 0 >&"$fd" || exit 1; done', "join"]
+# What bubblewrap says when the kernel refuses it namespaces (some containers, hardened
+# kernels): the one failure FNHOST_SANDBOX=auto answers by running without a sandbox.
+NAMESPACES_REFUSED = ("namespace", "uid map", "unshare")
+# A probe that fails otherwise may have met a passing shortage (processes of the uid, a loaded
+# machine): it is tried again before fnhost gives up.
+PROBE_TRIES = 3
 
 
 class SandboxUnavailable(RuntimeError):
-    """FNHOST_SANDBOX=bwrap, but bubblewrap does not work on this machine."""
+    """The sandbox FNHOST_SANDBOX asks for cannot be had on this machine."""
+
+
+def _namespaces_refused(failure: str) -> bool:
+    return any(sign in failure.lower() for sign in NAMESPACES_REFUSED)
 
 
 def _bundled_bwrap() -> str | None:
@@ -72,16 +82,29 @@ def _probe(
     return None
 
 
-def _sandbox(settings: Settings, program: bytes | None, problem: str) -> Isolation | str:
+def _probe_again(isolation: Isolation) -> str | None:
+    """`_probe`, tried again while it fails for a reason other than refused namespaces."""
+    failure = _probe(isolation)
+    for _ in range(PROBE_TRIES - 1):
+        if failure is None or _namespaces_refused(failure):
+            break
+        failure = _probe(isolation)
+    return failure
+
+
+def _sandbox(
+    settings: Settings, program: bytes | None, problem: str
+) -> Isolation | tuple[str, bool]:
     """The first bubblewrap that works, with the seccomp filter if the kernel takes it; else
-    why none works."""
+    why none works, and whether that is only the kernel refusing namespaces."""
     tools = {tool: shutil.which(tool) for tool in ("prlimit", "setpriv")}
     missing = [tool for tool, path in tools.items() if path is None]
     if missing:
-        return f"{', '.join(missing)} not installed (package util-linux)"
+        return f"{', '.join(missing)} not installed (package util-linux)", False
     bwraps = _bwraps()
     if not bwraps:
-        return "no bwrap: neither installed (package bubblewrap) nor bundled for this platform"
+        why = "no bwrap: neither installed (package bubblewrap) nor bundled for this platform"
+        return why, False
     failures = []
     for bwrap, origin in bwraps:
         isolation = Isolation(
@@ -96,7 +119,7 @@ def _sandbox(settings: Settings, program: bytes | None, problem: str) -> Isolati
             seccomp=program,
             seccomp_problem=problem,
         )
-        failure = _probe(isolation)
+        failure = _probe_again(isolation)
         if failure is None:
             return isolation
         if program is not None:
@@ -106,10 +129,11 @@ def _sandbox(settings: Settings, program: bytes | None, problem: str) -> Isolati
                 seccomp=None,
                 seccomp_problem=f"bubblewrap could not install it: {failure}",
             )
-            if _probe(without) is None:
+            if _probe_again(without) is None:
                 return without
-        failures.append(f"{origin} bwrap {bwrap}: {failure}")
-    return "bubblewrap does not work here: " + "; ".join(failures)
+        failures.append((f"{origin} bwrap {bwrap}: {failure}", _namespaces_refused(failure)))
+    why = "bubblewrap does not work here: " + "; ".join(text for text, _ in failures)
+    return why, all(refused for _, refused in failures)
 
 
 def _cgroups(settings: Settings, isolation: Isolation) -> tuple[cgroups.Cgroups | None, str]:
@@ -151,9 +175,17 @@ def detect(settings: Settings) -> Isolation:
         found = _sandbox(settings, program, problem)
         if isinstance(found, Isolation):
             isolation = found
-        elif settings.sandbox.sandbox == "bwrap":
-            raise SandboxUnavailable(f"FNHOST_SANDBOX=bwrap, but {found}")
         else:
-            isolation = Isolation("none", found, network=True, prlimit=prlimit)
+            why, only_namespaces_refused = found
+            if settings.sandbox.sandbox == "bwrap":
+                raise SandboxUnavailable(f"FNHOST_SANDBOX=bwrap, but {why}")
+            if not only_namespaces_refused:
+                # Only a kernel without namespaces runs code unsandboxed by default: anything
+                # else may be mended, and must not silently cost the isolation.
+                raise SandboxUnavailable(
+                    f"{why}. Mend it (install bubblewrap and util-linux), or set "
+                    "FNHOST_SANDBOX=none to run function code without a sandbox knowingly"
+                )
+            isolation = Isolation("none", why, network=True, prlimit=prlimit)
     held, problem = _cgroups(settings, isolation)
     return replace(isolation, cgroups=held, cgroups_problem=problem)

@@ -7,6 +7,7 @@ import typer
 import uvicorn
 import uvloop
 
+from fnhost import isolation
 from fnhost.cli import listen, server_logs
 from fnhost.cli.platform import DataDirOption, load_settings
 from fnhost.cli.server import embedded
@@ -25,7 +26,11 @@ def serve(
     server_logs.configure(settings.logs.log_format)
     # uvloop (from uvicorn[standard]): the server's own loop, since uvicorn's `loop` option only
     # applies when uvicorn starts the loop itself; it serves a request in less CPU than asyncio's.
-    uvloop.run(_serve(settings))
+    try:
+        uvloop.run(_serve(settings))
+    except isolation.SandboxUnavailable as error:
+        typer.secho(f"fnhost serve cannot start: {error}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1) from None
 
 
 async def _serve(settings: Settings) -> None:
