@@ -5,7 +5,7 @@ from functools import partial
 from fnhost import clock, errors
 from fnhost.schemas.common import Identifier
 from fnhost.schemas.datasets import DataSetCreate, DataSetRead
-from fnhost.services import cursors, identifiers
+from fnhost.services import cursors, identifiers, projects
 from fnhost.services.platform import Platform
 from fnhost.store import datasets as datasets_store
 from fnhost.store.datasets import DataSetRecord
@@ -56,7 +56,7 @@ async def create(
             for item in items
         ]
 
-    return [to_read(dataset) for dataset in await platform.db.run_write(unit)]
+    return [to_read(dataset) for dataset in await projects.write_in(platform, project, unit)]
 
 
 async def retrieve(

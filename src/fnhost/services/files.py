@@ -10,7 +10,7 @@ from functools import partial
 from fnhost import clock, errors
 from fnhost.schemas.common import Identifier
 from fnhost.schemas.files import FileCreate, FileRead
-from fnhost.services import identifiers
+from fnhost.services import identifiers, projects
 from fnhost.services.platform import Platform
 from fnhost.store import files as files_store
 from fnhost.store.engine import Tx
@@ -87,7 +87,7 @@ async def create(
             last_updated_time=now,
         )
 
-    return to_read(await platform.db.run_write(unit)), upload_key
+    return to_read(await projects.write_in(platform, project, unit)), upload_key
 
 
 async def upload(platform: Platform, *, upload_key: str, content: bytes) -> None:

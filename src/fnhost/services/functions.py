@@ -14,7 +14,7 @@ from fnhost.schemas.functions import (
     Limits,
     Range,
 )
-from fnhost.services import cursors, identifiers, schedules
+from fnhost.services import cursors, identifiers, projects, schedules
 from fnhost.services.platform import Platform
 from fnhost.store import files as files_store
 from fnhost.store import functions as functions_store
@@ -118,7 +118,7 @@ async def create(platform: Platform, *, project: str, body: FunctionCreate) -> F
             created_time=clock.now_ms(),
         )
 
-    created = await platform.db.run_write(unit)
+    created = await projects.write_in(platform, project, unit)
     platform.notifier.function_created()
     return to_read(created)
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 from fnhost import clock, errors
 from fnhost.auth.principal import Principal
 from fnhost.schemas.sessions import SessionCreate, SessionRead
-from fnhost.services import identity
+from fnhost.services import identity, projects
 from fnhost.services.platform import Platform
 from fnhost.store import sessions as sessions_store
 from fnhost.store.engine import Tx
@@ -83,7 +83,9 @@ async def create(
                 f"Client {body.client_id!r} has no access to project {project!r}"
             )
     ttl = timedelta(hours=platform.settings.identity.session_ttl_hours)
-    session, nonce = await platform.db.run_write(
+    session, nonce = await projects.write_in(
+        platform,
+        project,
         lambda tx: capture(
             tx,
             project=project,
@@ -92,7 +94,7 @@ async def create(
             status="READY",
             ttl=ttl,
             client_id=body.client_id,
-        )
+        ),
     )
     return to_read(session, nonce=nonce)
 

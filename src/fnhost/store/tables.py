@@ -247,3 +247,13 @@ class ConsoleSession(Base):
     created_time: Mapped[int] = mapped_column(BigInteger)
     last_seen_time: Mapped[int] = mapped_column(BigInteger)
     expires_time: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class Project(Base):
+    """A project: exists once something names it (a grant on it, a resource created in it, or
+    `fnhost project create`). Projects are never deleted."""
+
+    __tablename__ = "projects"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    created_time: Mapped[int] = mapped_column(BigInteger)

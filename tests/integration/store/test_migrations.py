@@ -71,6 +71,8 @@ async def test_existing_rows_keep_their_ids_and_deleted_ids_are_not_given_again(
         # A deleted schedule's calls are kept, naming it.
         "DELETE FROM schedules WHERE id = 2",
         "INSERT INTO call_logs (call_id, timestamp, message) VALUES (1, 0, 'a'), (1, 0, 'b')",
+        "INSERT INTO tokens (token_hash, kind, subject, projects, capabilities, created_time, "
+        """revoked) VALUES ('h', 'issued', 's', '["only-granted"]', '[]', 0, 0)""",
     )
 
     await _migrate(path)
@@ -93,6 +95,12 @@ async def test_existing_rows_keep_their_ids_and_deleted_ids_are_not_given_again(
     assert _ids(path, "files") == [1, 2, 4]
     assert _ids(path, "schedules") == [1, 3]
     assert _ids(path, "call_logs") == [1, 3]
+    connection = sqlite3.connect(path)
+    assert [row[0] for row in connection.execute("SELECT name FROM projects ORDER BY name")] == [
+        "only-granted",
+        "p",
+    ]
+    connection.close()
     # Foreign keys hold again: deleting the function takes its calls and their logs.
     _run(path, "DELETE FROM functions WHERE id = 1")
     assert _ids(path, "calls") == []
