@@ -155,8 +155,7 @@ async def list_functions(
     if filter.metadata:
         wanted = filter.metadata.items()
         found = [function for function in found if wanted <= (function.metadata or {}).items()]
-    page = found[:limit]
-    next_cursor = cursors.encode(page[-1].id) if len(found) > limit else None
+    page, next_cursor = cursors.page(found, limit)
     return [to_read(function) for function in page], next_cursor
 
 

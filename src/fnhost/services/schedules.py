@@ -139,8 +139,7 @@ async def list_schedules(
             tx, project=project, query=query, after_id=after_id, limit=limit + 1
         )
     )
-    page = found[:limit]
-    next_cursor = cursors.encode(page[-1].id) if len(found) > limit else None
+    page, next_cursor = cursors.page(found, limit)
     return [to_read(schedule) for schedule in page], next_cursor
 
 
