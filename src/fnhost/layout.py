@@ -40,3 +40,7 @@ class DataDir:
     def work(self) -> Path:
         """Scratch space: per-call temporary directories, builds in progress."""
         return self.root / "work"
+
+    def upload_parts(self, upload_key: str) -> Path:
+        """The parts of one multipart upload in progress."""
+        return self.work / "uploads" / upload_key

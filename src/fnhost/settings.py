@@ -310,11 +310,11 @@ class RetentionSettings(_Group):
     """How long history is kept."""
 
     call_retention_days: float = Field(
-        30,
+        90,
         ge=0,
         description="Ended calls (with their logs and responses) are deleted this many days "
-        "after they ended, and expired sessions this many days after they expired; 0 keeps "
-        "them forever.",
+        "after they ended, as CDF keeps them 90 days, and expired sessions this many days "
+        "after they expired; 0 keeps them forever.",
     )
 
 

@@ -14,15 +14,23 @@ def test_settings_read_their_variables_into_groups(
     monkeypatch.setenv("FNHOST_CALL_TIMEOUT_SECONDS", "42")
     monkeypatch.setenv("FNHOST_SANDBOX", "none")
     monkeypatch.setenv("FNHOST_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("FNHOST_CALL_RETENTION_DAYS", "90")
+    monkeypatch.setenv("FNHOST_CALL_RETENTION_DAYS", "45")
 
     settings = Settings.load()
 
     assert settings.calls.call_timeout_seconds == 42
     assert settings.sandbox.sandbox == "none"
-    assert settings.retention.call_retention_days == 90
+    assert settings.retention.call_retention_days == 45
     assert settings.database_url == f"sqlite:///{tmp_path / 'fnhost.db'}"
     assert settings.environments_dir == tmp_path / "environments"
+
+
+def test_call_history_is_kept_90_days_by_default_as_in_cdf(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("FNHOST_CALL_RETENTION_DAYS", raising=False)
+
+    assert Settings.load().retention.call_retention_days == 90
 
 
 def test_overrides_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

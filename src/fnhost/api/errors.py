@@ -69,7 +69,14 @@ def install(app: FastAPI) -> None:
         return error_response(400, "Invalid request: " + describe_errors(error.errors()))
 
     @app.exception_handler(HTTPException)
-    async def _http(_request: Request, error: HTTPException) -> WireJSON:
+    async def _http(request: Request, error: HTTPException) -> WireJSON:
+        if error.status_code in (404, 405) and error.detail in ("Not Found", "Method Not Allowed"):
+            # No route: say so, rather than a bare "Not Found" that reads like a missing item.
+            return error_response(
+                error.status_code,
+                f"{request.method} {request.url.path} is not part of the API fnhost serves "
+                "(the Functions API and the files, sessions and data sets requests it needs)",
+            )
         return error_response(error.status_code, str(error.detail))
 
     @app.exception_handler(Exception)

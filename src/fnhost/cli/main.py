@@ -19,6 +19,7 @@ LOCAL_COMMANDS = {
     "serve": "fnhost.cli.serve:serve",
     "token": "fnhost.cli.tokens:app",
     "client": "fnhost.cli.clients:app",
+    "project": "fnhost.cli.projects:app",
     "doctor": "fnhost.cli.doctor:doctor",
 }
 

@@ -2,9 +2,9 @@
 
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
-from fnhost.schemas.common import MAX_ID, WireModel
+from fnhost.schemas.common import MAX_ID, Identifier, TimeRange, WireModel
 
 
 class FileCreate(WireModel):
@@ -34,3 +34,50 @@ class FileRead(FileCreate):
 class DownloadLink(WireModel):
     id: int
     download_url: str
+
+
+class FileFilter(WireModel):
+    """The filter fields fnhost stores; others are refused, not ignored (the answer would be
+    wrong)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    external_id_prefix: str | None = Field(None, max_length=255)
+    directory_prefix: str | None = Field(None, max_length=512)
+    mime_type: str | None = None
+    source: str | None = None
+    metadata: dict[str, str] | None = None
+    data_set_ids: list[Identifier] | None = Field(None, max_length=100)
+    uploaded: bool | None = None
+    created_time: TimeRange | None = None
+    last_updated_time: TimeRange | None = None
+    uploaded_time: TimeRange | None = None
+
+
+class FileList(WireModel):
+    model_config = ConfigDict(extra="forbid")
+
+    filter: FileFilter | None = None
+    limit: int = Field(100, ge=1, le=1000)
+    cursor: str | None = None
+
+
+class FileAggregate(WireModel):
+    filter: FileFilter | None = None
+
+
+class FileUploadLinks(WireModel):
+    items: list[Identifier] = Field(min_length=1, max_length=100)
+
+
+class MultipartUpload(FileRead):
+    """A file whose bytes are uploaded in parts: one PUT to each URL, then complete."""
+
+    upload_urls: list[str]
+    upload_id: str
+
+
+class MultipartComplete(WireModel):
+    id: int = Field(ge=1, le=MAX_ID)
+    upload_id: str = Field(min_length=1)

@@ -226,8 +226,7 @@ async def list_calls(
         )
 
     found = await platform.db.run_read(read)
-    page = found[:limit]
-    next_cursor = cursors.encode(page[-1].id) if len(found) > limit else None
+    page, next_cursor = cursors.page(found, limit)
     return [to_read(call) for call in page], next_cursor
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from fnhost import clock, errors
 from fnhost.auth import capabilities, tokens
 from fnhost.services import identity
+from fnhost.services import projects as projects_service
 from fnhost.services.platform import Platform
 from fnhost.store import clients as clients_store
 from fnhost.store import tokens as tokens_store
@@ -34,16 +35,22 @@ async def create(
     """Register a new client; returns its id and its secret (shown once, stored hashed)."""
     if not capabilities_:
         raise errors.InvalidInput("A client needs at least one capability")
+    granted = None if projects is None else projects_service.check_names(projects)
     client_id, secret = tokens.generate_client_id(), tokens.generate_client_secret()
     values = {
         "client_id": client_id,
         "secret_hash": tokens.digest(secret),
-        "projects": None if projects is None else sorted(set(projects)),
+        "projects": granted,
         "capabilities": sorted({capabilities.parse(c) for c in capabilities_}),
         "description": description,
         "created_time": clock.now_ms(),
     }
-    await platform.db.run_write(lambda tx: clients_store.insert_one(tx, **values))
+
+    def unit(tx: Tx) -> None:
+        projects_service.name_in(tx, granted or ())
+        clients_store.insert_one(tx, **values)
+
+    await platform.db.run_write(unit)
     return client_id, secret
 
 

@@ -2,8 +2,18 @@
 
 import base64
 import binascii
+from collections.abc import Sequence
+from typing import Protocol, TypeVar
 
 from fnhost import errors
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+Found = TypeVar("Found", bound=_HasId)
 
 
 def encode(last_id: int) -> str:
@@ -24,3 +34,10 @@ def decode(cursor: str | None) -> int | None:
         raise errors.InvalidInput(
             f"Invalid cursor {cursor!r}: pass a nextCursor as returned"
         ) from None
+
+
+def page(found: Sequence[Found], limit: int) -> tuple[list[Found], str | None]:
+    """The first `limit` of `found` (read with a limit of `limit + 1`), and the cursor to the
+    next page if there is one."""
+    first = list(found[:limit])
+    return first, encode(first[-1].id) if len(found) > limit else None

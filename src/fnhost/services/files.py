@@ -9,12 +9,14 @@ from functools import partial
 
 from fnhost import clock, errors
 from fnhost.schemas.common import Identifier
-from fnhost.schemas.files import FileCreate, FileRead
-from fnhost.services import identifiers
+from fnhost.schemas.files import FileCreate, FileFilter, FileRead
+from fnhost.services import cursors, identifiers, projects
 from fnhost.services.platform import Platform
+from fnhost.store import datasets as datasets_store
 from fnhost.store import files as files_store
+from fnhost.store.datasets import DataSetRecord
 from fnhost.store.engine import Tx
-from fnhost.store.files import FileRecord
+from fnhost.store.files import FileQuery, FileRecord
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ async def create(
             last_updated_time=now,
         )
 
-    return to_read(await platform.db.run_write(unit)), upload_key
+    return to_read(await projects.write_in(platform, project, unit)), upload_key
 
 
 async def upload(platform: Platform, *, upload_key: str, content: bytes) -> None:
@@ -145,6 +147,81 @@ async def delete(
         files_store.delete_many(tx, project=project, ids=[file.id for file in found])
 
     await platform.db.run_write(unit)
+
+
+def _query(tx: Tx, *, project: str, filter: FileFilter | None) -> FileQuery:
+    """The store's query for `filter`; data sets named by externalId are looked up (unknown
+    ones are a 400 naming them)."""
+    if filter is None:
+        return FileQuery()
+    data_set_ids = None
+    if filter.data_set_ids is not None:
+        ids, external_ids = identifiers.split(filter.data_set_ids)
+        found = datasets_store.get_many(tx, project=project, ids=ids, external_ids=external_ids)
+        matched: list[DataSetRecord] = identifiers.match(
+            filter.data_set_ids, found, ignore_unknown=False, what="Data sets"
+        )
+        data_set_ids = [dataset.id for dataset in matched]
+    return FileQuery(
+        name=filter.name,
+        external_id_prefix=filter.external_id_prefix,
+        directory_prefix=filter.directory_prefix,
+        mime_type=filter.mime_type,
+        source=filter.source,
+        metadata=filter.metadata,
+        data_set_ids=data_set_ids,
+        uploaded=filter.uploaded,
+        created_time=filter.created_time,
+        last_updated_time=filter.last_updated_time,
+        uploaded_time=filter.uploaded_time,
+    )
+
+
+async def list_files(
+    platform: Platform, *, project: str, filter: FileFilter | None, limit: int, cursor: str | None
+) -> tuple[list[FileRead], str | None]:
+    after_id = cursors.decode(cursor)
+
+    def read(tx: Tx) -> list[FileRecord]:
+        query = _query(tx, project=project, filter=filter)
+        return files_store.list_after(
+            tx, project=project, query=query, after_id=after_id, limit=limit + 1
+        )
+
+    page, next_cursor = cursors.page(await platform.db.run_read(read), limit)
+    return [to_read(file) for file in page], next_cursor
+
+
+async def count(platform: Platform, *, project: str, filter: FileFilter | None) -> int:
+    """POST /files/aggregate: how many files match `filter`."""
+
+    def read(tx: Tx) -> int:
+        return files_store.count(
+            tx, project=project, query=_query(tx, project=project, filter=filter)
+        )
+
+    return await platform.db.run_read(read)
+
+
+async def new_upload_keys(
+    platform: Platform, *, project: str, items: list[Identifier]
+) -> list[tuple[FileRead, str]]:
+    """POST /files/uploadlink: a new upload URL for each named file, whose bytes the next upload
+    replaces (earlier upload URLs stop working); each file with its new upload key."""
+    now = clock.now_ms()
+
+    def unit(tx: Tx) -> list[tuple[FileRecord, str]]:
+        found = _found(tx, project=project, items=items, ignore_unknown=False)
+        keyed = [(file, secrets.token_urlsafe(32)) for file in found]
+        return [
+            (
+                files_store.update_one(tx, file_id=file.id, upload_key=key, last_updated_time=now),
+                key,
+            )
+            for file, key in keyed
+        ]
+
+    return [(to_read(file), key) for file, key in await platform.db.run_write(unit)]
 
 
 def download_token(file: FileRecord) -> str:

@@ -14,7 +14,7 @@ from fnhost.schemas.functions import (
     Limits,
     Range,
 )
-from fnhost.services import cursors, identifiers, schedules
+from fnhost.services import cursors, identifiers, projects, schedules
 from fnhost.services.platform import Platform
 from fnhost.store import files as files_store
 from fnhost.store import functions as functions_store
@@ -118,7 +118,7 @@ async def create(platform: Platform, *, project: str, body: FunctionCreate) -> F
             created_time=clock.now_ms(),
         )
 
-    created = await platform.db.run_write(unit)
+    created = await projects.write_in(platform, project, unit)
     platform.notifier.function_created()
     return to_read(created)
 
@@ -155,8 +155,7 @@ async def list_functions(
     if filter.metadata:
         wanted = filter.metadata.items()
         found = [function for function in found if wanted <= (function.metadata or {}).items()]
-    page = found[:limit]
-    next_cursor = cursors.encode(page[-1].id) if len(found) > limit else None
+    page, next_cursor = cursors.page(found, limit)
     return [to_read(function) for function in page], next_cursor
 
 

@@ -17,10 +17,10 @@ from fnhost import clock, errors, timings
 from fnhost.auth import call_tokens, capabilities, tokens
 from fnhost.auth.principal import Principal
 from fnhost.schemas.sessions import ProjectAccess, TokenInspection
+from fnhost.services import projects as projects_service
 from fnhost.services.platform import Platform
 from fnhost.store import calls as calls_store
 from fnhost.store import clients as clients_store
-from fnhost.store import projects as projects_store
 from fnhost.store import sessions as sessions_store
 from fnhost.store import tokens as tokens_store
 from fnhost.store.engine import Tx
@@ -148,12 +148,14 @@ async def register_token(
     expires_ms: int | None = None,
     description: str | None = None,
 ) -> None:
-    """Store a token's hash with what it grants; an already registered token is left as it is."""
+    """Store a token's hash with what it grants, naming the projects it grants; an already
+    registered token is left as it is."""
     token_hash = tokens.digest(token)
     created = clock.now_ms()
 
     def store(tx: Tx) -> None:
         if tokens_store.by_hash(tx, token_hash=token_hash) is None:
+            projects_service.name_in(tx, projects or ())
             tokens_store.insert_one(
                 tx,
                 token_hash=token_hash,
@@ -197,13 +199,15 @@ async def issue_access_token(
 
 
 async def inspect(platform: Platform, principal: Principal) -> TokenInspection:
-    """GET /token/inspect: the caller's subject, projects and capabilities."""
-    projects = set(principal.projects)
+    """GET /token/inspect: the caller's subject, projects and capabilities. A principal with
+    every project lists every project that exists (see services/projects)."""
+    granted = set(principal.projects)
     if principal.all_projects:
-        projects |= set(await platform.db.run_read(projects_store.known))
+        named = await projects_service.list_projects(platform)
+        granted |= {project.name for project in named}
     return TokenInspection(
         subject=principal.subject,
-        projects=[ProjectAccess(project_url_name=p) for p in sorted(projects)],
+        projects=[ProjectAccess(project_url_name=p) for p in sorted(granted)],
         capabilities=[
             entry
             for grant in principal.grants

@@ -30,3 +30,6 @@ class Platform:
     notifier: Notifier = field(default_factory=Notifier)
     # Ends of calls recorded by this process, for requests waiting on them.
     call_events: CallEvents = field(default_factory=CallEvents)
+    # Projects this process has seen exist (projects are never deleted): a write in one of
+    # them need not name it again.
+    named_projects: set[str] = field(default_factory=set)

@@ -15,7 +15,7 @@ from fnhost.schemas.schedules import (
     ScheduleInputData,
     ScheduleRead,
 )
-from fnhost.services import cursors, sessions
+from fnhost.services import cursors, projects, sessions
 from fnhost.services.calls import check_data_size, session_ttl
 from fnhost.services.capacity import Capacity
 from fnhost.services.platform import Platform
@@ -111,7 +111,7 @@ async def create(
             created_time=clock.now_ms(),
         )
 
-    created = await platform.db.run_write(unit)
+    created = await projects.write_in(platform, project, unit)
     platform.notifier.schedule_created()
     return to_read(created)
 
@@ -139,8 +139,7 @@ async def list_schedules(
             tx, project=project, query=query, after_id=after_id, limit=limit + 1
         )
     )
-    page = found[:limit]
-    next_cursor = cursors.encode(page[-1].id) if len(found) > limit else None
+    page, next_cursor = cursors.page(found, limit)
     return [to_read(schedule) for schedule in page], next_cursor
 
 

@@ -6,15 +6,16 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 from datetime import timedelta
+from functools import partial
 
 from fnhost import clock, errors
 from fnhost.auth.principal import Principal
 from fnhost.schemas.sessions import SessionCreate, SessionRead
-from fnhost.services import identity
+from fnhost.services import cursors, identity, projects
 from fnhost.services.platform import Platform
 from fnhost.store import sessions as sessions_store
 from fnhost.store.engine import Tx
-from fnhost.store.sessions import SessionRecord
+from fnhost.store.sessions import SessionQuery, SessionRecord
 
 # The expiration time of a held session (epoch ms, the largest id-safe integer): never.
 HELD_UNTIL = 2**53 - 1
@@ -24,12 +25,19 @@ def _nonce_hash(nonce: str) -> str:
     return hashlib.sha256(nonce.encode()).hexdigest()
 
 
+def status_of(session: SessionRecord, *, now_ms: int) -> str:
+    """The status clients see: a usable session past its expiration time is EXPIRED."""
+    if session.status in identity.USABLE and session.expiration_time <= now_ms:
+        return "EXPIRED"
+    return session.status
+
+
 def to_read(session: SessionRecord, *, nonce: str | None = None) -> SessionRead:
     return SessionRead.model_validate(
         {
             "id": session.id,
             "type": session.type,
-            "status": session.status,
+            "status": status_of(session, now_ms=clock.now_ms()),
             "nonce": nonce,
             "creation_time": session.creation_time,
             "expiration_time": session.expiration_time,
@@ -83,7 +91,9 @@ async def create(
                 f"Client {body.client_id!r} has no access to project {project!r}"
             )
     ttl = timedelta(hours=platform.settings.identity.session_ttl_hours)
-    session, nonce = await platform.db.run_write(
+    session, nonce = await projects.write_in(
+        platform,
+        project,
         lambda tx: capture(
             tx,
             project=project,
@@ -92,7 +102,7 @@ async def create(
             status="READY",
             ttl=ttl,
             client_id=body.client_id,
-        )
+        ),
     )
     return to_read(session, nonce=nonce)
 
@@ -150,6 +160,23 @@ def _known(tx: Tx, *, project: str, ids: list[int]) -> list[SessionRecord]:
 async def retrieve(platform: Platform, *, project: str, ids: list[int]) -> list[SessionRead]:
     found = await platform.db.run_read(lambda tx: _known(tx, project=project, ids=ids))
     return [to_read(session) for session in found]
+
+
+async def list_sessions(
+    platform: Platform, *, project: str, status: str | None, limit: int, cursor: str | None
+) -> tuple[list[SessionRead], str | None]:
+    """GET /sessions: a page of the project's sessions, of one status if given."""
+    query = SessionQuery(
+        project=project,
+        status=status,
+        live=identity.USABLE,
+        now_ms=clock.now_ms(),
+        after_id=cursors.decode(cursor),
+        limit=limit + 1,
+    )
+    found = await platform.db.run_read(partial(sessions_store.list_page, query=query))
+    page, next_cursor = cursors.page(found, limit)
+    return [to_read(session) for session in page], next_cursor
 
 
 async def revoke(platform: Platform, *, project: str, ids: list[int]) -> list[SessionRead]:

@@ -7,6 +7,7 @@ from functools import partial
 from fnhost import clock, errors
 from fnhost.auth import capabilities, tokens
 from fnhost.services import identity
+from fnhost.services import projects as projects_service
 from fnhost.services.platform import Platform
 from fnhost.store import tokens as tokens_store
 
@@ -63,7 +64,7 @@ async def issue(
         token=token,
         kind=identity.ISSUED,
         subject=subject,
-        projects=None if projects is None else sorted(set(projects)),
+        projects=None if projects is None else projects_service.check_names(projects),
         capabilities_=sorted({capabilities.parse(c) for c in capabilities_}),
         expires_ms=expires,
         description=description,

@@ -49,13 +49,29 @@ class _LoopConnection:
         self._engine = engine
         self._connection: Connection | None = None
 
+    def _connected(self) -> Connection:
+        if self._connection is None or self._connection.closed:
+            self._connection = self._engine.connect()
+        return self._connection
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Connection]:
         """The connection in a transaction, committed at the end or rolled back on error."""
-        if self._connection is None or self._connection.closed:
-            self._connection = self._engine.connect()
-        with self._connection.begin():
-            yield self._connection
+        connection = self._connected()
+        with connection.begin():
+            yield connection
+
+    @contextlib.contextmanager
+    def foreign_keys_off(self) -> Iterator[None]:
+        """Foreign keys unenforced on this connection meanwhile. Set on the driver's connection,
+        outside any transaction: SQLite ignores the pragma inside one."""
+        driver = self._connected().connection.driver_connection
+        assert driver is not None
+        driver.execute("PRAGMA foreign_keys=OFF")
+        try:
+            yield
+        finally:
+            driver.execute("PRAGMA foreign_keys=ON")
 
     def close(self) -> None:
         if self._connection is not None:
@@ -104,7 +120,15 @@ class Database:
             "migrating the database to the newest schema", extra={"action": "migrate_started"}
         )
         started = time.monotonic()
-        await self.run_write(upgrade)
+        if self._sqlite is None:
+            await self.run_write(upgrade)
+        else:
+            # SQLite alters a table by rebuilding it: a copy, then a DROP of the original,
+            # which with foreign keys on deletes the rows referring to it (ON DELETE CASCADE).
+            # SQLite's procedure for this turns them off around the change; a migration that
+            # rebuilds tables checks them before it commits. Nothing else runs on the writer yet.
+            with self._sqlite[1].foreign_keys_off():
+                await self.run_write(upgrade)
         logger.info(
             "database schema up to date in %.2f s",
             time.monotonic() - started,

@@ -4,11 +4,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Row, bindparam, delete, insert, or_, select, update
 
 from fnhost.lifecycle import FunctionStatus
 from fnhost.store.engine import Tx
-from fnhost.store.queries import Between, within
+from fnhost.store.queries import Between, starts_with, within
 from fnhost.store.rows import record
 from fnhost.store.tables import Function, table_of
 
@@ -118,11 +118,10 @@ def list_where(
         statement = statement.where(FUNCTIONS.c.file_id == query.file_id)
     if query.status is not None:
         statement = statement.where(FUNCTIONS.c.status == query.status)
-    if query.external_id_prefix is not None:
-        prefix = query.external_id_prefix
-        # substr, not LIKE: a prefix is matched literally (no % or _ wildcards).
-        statement = statement.where(func.substr(FUNCTIONS.c.external_id, 1, len(prefix)) == prefix)
-    statement = statement.where(*within(FUNCTIONS.c.created_time, query.created_time))
+    statement = statement.where(
+        *starts_with(FUNCTIONS.c.external_id, query.external_id_prefix),
+        *within(FUNCTIONS.c.created_time, query.created_time),
+    )
     if after_id is not None:
         statement = statement.where(FUNCTIONS.c.id > after_id)
     return [function_record(row) for row in tx.execute(statement.order_by(FUNCTIONS.c.id))]

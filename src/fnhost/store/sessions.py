@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, insert, select, update
+from sqlalchemy import Row, and_, bindparam, delete, insert, or_, select, update
 
 from fnhost.store.engine import Tx
 from fnhost.store.rows import record
@@ -86,6 +86,36 @@ def delete_expired_before(tx: Tx, *, cutoff: int, limit: int) -> int:
 def get_many(tx: Tx, *, project: str, ids: Sequence[int]) -> list[SessionRecord]:
     query = select(SESSIONS).where(SESSIONS.c.project == project, SESSIONS.c.id.in_(ids))
     return [session_record(row) for row in tx.execute(query)]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionQuery:
+    """A page of a project's sessions in id order, after `after_id`, with `status` as clients
+    see it: a session still `live` (READY, ACTIVE) past its expiration time is EXPIRED."""
+
+    project: str
+    status: str | None
+    live: tuple[str, ...]
+    now_ms: int
+    after_id: int | None
+    limit: int
+
+
+def list_page(tx: Tx, query: SessionQuery) -> list[SessionRecord]:
+    conditions = [SESSIONS.c.project == query.project]
+    expired = SESSIONS.c.expiration_time <= query.now_ms
+    if query.status in query.live:
+        conditions += [SESSIONS.c.status == query.status, ~expired]
+    elif query.status == "EXPIRED":
+        conditions.append(
+            or_(SESSIONS.c.status == "EXPIRED", and_(SESSIONS.c.status.in_(query.live), expired))
+        )
+    elif query.status is not None:
+        conditions.append(SESSIONS.c.status == query.status)
+    if query.after_id is not None:
+        conditions.append(SESSIONS.c.id > query.after_id)
+    statement = select(SESSIONS).where(*conditions).order_by(SESSIONS.c.id).limit(query.limit)
+    return [session_record(row) for row in tx.execute(statement)]
 
 
 def set_status(tx: Tx, *, project: str, ids: Sequence[int], status: str) -> None:

@@ -20,6 +20,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # SQLite only autoincrements INTEGER PRIMARY KEY; BIGINT elsewhere.
 Id = BigInteger().with_variant(Integer(), "sqlite")
+# Ids are never reused (CDF never reuses one; clients keep them). SQLite gives a deleted newest
+# row's id to the next row unless the table is AUTOINCREMENT; PostgreSQL's sequences never go
+# back.
+NEVER_REUSE: dict[str, Any] = {"sqlite_autoincrement": True}
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -41,7 +45,7 @@ def table_of(model: type[Base]) -> Table:
 
 class File(Base):
     __tablename__ = "files"
-    __table_args__ = (UniqueConstraint("project", "external_id"),)
+    __table_args__ = (UniqueConstraint("project", "external_id"), NEVER_REUSE)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     project: Mapped[str] = mapped_column(String(255), index=True)
@@ -59,7 +63,7 @@ class File(Base):
 
 class Function(Base):
     __tablename__ = "functions"
-    __table_args__ = (UniqueConstraint("project", "external_id"),)
+    __table_args__ = (UniqueConstraint("project", "external_id"), NEVER_REUSE)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     project: Mapped[str] = mapped_column(String(255), index=True)
@@ -101,6 +105,7 @@ class Call(Base):
         Index("ix_calls_state_project_function_id", "state", "project", "function_id"),
         # The console's project-wide views: the runs timeline, calls per minute.
         Index("ix_calls_project_start_time", "project", "start_time"),
+        NEVER_REUSE,
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
@@ -121,6 +126,7 @@ class Call(Base):
 
 class CallLog(Base):
     __tablename__ = "call_logs"
+    __table_args__ = NEVER_REUSE
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
@@ -130,6 +136,7 @@ class CallLog(Base):
 
 class Schedule(Base):
     __tablename__ = "schedules"
+    __table_args__ = NEVER_REUSE
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     project: Mapped[str] = mapped_column(String(255), index=True)
@@ -148,6 +155,7 @@ class Token(Base):
     """A bearer token fnhost issued. Only its SHA-256 is stored."""
 
     __tablename__ = "tokens"
+    __table_args__ = NEVER_REUSE
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -166,6 +174,7 @@ class Session(Base):
     """A captured identity behind a one-time nonce (POST /sessions)."""
 
     __tablename__ = "sessions"
+    __table_args__ = NEVER_REUSE
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     project: Mapped[str] = mapped_column(String(255), index=True)
@@ -195,6 +204,7 @@ class Client(Base):
     """A client registered with fnhost: its id and the SHA-256 of its secret."""
 
     __tablename__ = "clients"
+    __table_args__ = NEVER_REUSE
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     client_id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -210,7 +220,7 @@ class DataSet(Base):
     """A data set: what cognite-toolkit files function code under (and checks exists)."""
 
     __tablename__ = "datasets"
-    __table_args__ = (UniqueConstraint("project", "external_id"),)
+    __table_args__ = (UniqueConstraint("project", "external_id"), NEVER_REUSE)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     project: Mapped[str] = mapped_column(String(255), index=True)
@@ -228,6 +238,7 @@ class ConsoleSession(Base):
     the credential signed in with is kept sealed, to be checked again on every request."""
 
     __tablename__ = "console_sessions"
+    __table_args__ = NEVER_REUSE
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     id_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -236,3 +247,13 @@ class ConsoleSession(Base):
     created_time: Mapped[int] = mapped_column(BigInteger)
     last_seen_time: Mapped[int] = mapped_column(BigInteger)
     expires_time: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class Project(Base):
+    """A project: exists once something names it (a grant on it, a resource created in it, or
+    `fnhost project create`). Projects are never deleted."""
+
+    __tablename__ = "projects"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    created_time: Mapped[int] = mapped_column(BigInteger)

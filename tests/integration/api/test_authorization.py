@@ -125,6 +125,28 @@ RULES = [
         lambda s: {"items": [{"id": s.file_id}]},
     ),
     Rule("GET", P + "/files/{fileId}", (caps.FILES_READ,)),
+    Rule("POST", P + "/files/list", (caps.FILES_READ,), lambda s: {"limit": 5}),
+    Rule("POST", P + "/files/aggregate", (caps.FILES_READ,), lambda s: {"filter": {}}),
+    Rule(
+        "POST",
+        P + "/files/uploadlink",
+        (caps.FILES_WRITE,),
+        lambda s: {"items": [{"id": s.file_id}]},
+    ),
+    # Without `parts` these answer 400 to an allowed caller: refusals come first.
+    Rule("POST", P + "/files/initmultipartupload", (caps.FILES_WRITE,), lambda s: {"name": "m"}),
+    Rule(
+        "POST",
+        P + "/files/multiuploadlink",
+        (caps.FILES_WRITE,),
+        lambda s: {"items": [{"id": s.file_id}]},
+    ),
+    Rule(
+        "POST",
+        P + "/files/completemultipartupload",
+        (caps.FILES_WRITE,),
+        lambda s: {"id": s.file_id, "uploadId": "1.unknown"},
+    ),
     Rule(
         "POST",
         P + "/datasets",
@@ -133,12 +155,20 @@ RULES = [
     ),
     Rule("POST", P + "/datasets/byids", (caps.DATASETS_READ,), lambda s: {"items": [{"id": 1}]}),
     Rule("POST", P + "/datasets/list", (caps.DATASETS_READ,), lambda s: {"limit": 5}),
+    Rule("POST", P + "/datasets/aggregate", (caps.DATASETS_READ,), lambda s: {"filter": {}}),
+    Rule(
+        "POST",
+        P + "/datasets/update",
+        (caps.DATASETS_WRITE,),
+        lambda s: {"items": [{"id": 1, "update": {"description": {"set": "d"}}}]},
+    ),
     Rule(
         "POST",
         P + "/sessions",
         (caps.SESSIONS_CREATE,),
         lambda s: {"items": [{"tokenExchange": True}]},
     ),
+    Rule("GET", P + "/sessions", (caps.SESSIONS_LIST,)),
     Rule(
         "POST",
         P + "/sessions/byids",
@@ -173,6 +203,7 @@ PUBLIC = {
     # Capability URLs (spec section 6 step 3): the unguessable URL is the credential, because
     # SDK v7/v6 send no token with the upload.
     ("PUT", "/api/v1/files/upload/{upload_key}"),
+    ("PUT", "/api/v1/files/upload/{upload_key}/{part}"),
     ("GET", "/api/v1/files/download/{file_id}/{token}"),
     # The OAuth token endpoint authenticates with the client id and secret in the request.
     ("POST", "/oauth2/token"),

@@ -53,11 +53,15 @@ def test_bodies_read_by_hand_are_described(document: dict[str, Any]) -> None:
     form = token["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
     assert form["required"] == ["grant_type"]
     assert set(token["responses"]) == {"200", "400", "401"}
-    upload = paths["/api/v1/files/upload/{upload_key}"]["put"]
-    assert upload["requestBody"]["content"]["application/octet-stream"]["schema"] == {
-        "type": "string",
-        "format": "binary",
-    }
+    for upload_path in (
+        "/api/v1/files/upload/{upload_key}",
+        "/api/v1/files/upload/{upload_key}/{part}",
+    ):
+        upload = paths[upload_path]["put"]
+        assert upload["requestBody"]["content"]["application/octet-stream"]["schema"] == {
+            "type": "string",
+            "format": "binary",
+        }
     download = paths["/api/v1/files/download/{file_id}/{token}"]["get"]
     assert set(download["responses"]["200"]["content"]) == {"*/*"}  # the file's own type
 
@@ -78,5 +82,6 @@ def test_only_capability_urls_and_the_token_endpoint_need_no_bearer_token(
     assert open_routes == {
         ("POST", "/oauth2/token"),
         ("PUT", "/api/v1/files/upload/{upload_key}"),
+        ("PUT", "/api/v1/files/upload/{upload_key}/{part}"),
         ("GET", "/api/v1/files/download/{file_id}/{token}"),
     }

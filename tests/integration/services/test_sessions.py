@@ -189,3 +189,70 @@ async def test_token_endpoint_refuses_other_grants(app: InProcess) -> None:
     response = await app.http.post("/oauth2/token", data={"grant_type": "password"})
     assert response.status_code == 400
     assert response.json()["error"] == "unsupported_grant_type"
+
+
+async def _listed(app: InProcess, **params: object) -> list[dict[str, Any]]:
+    """Every session `GET /sessions` lists with `params`, a page of one at a time."""
+    listed: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        query = {**params, "limit": 1} | ({"cursor": cursor} if cursor else {})
+        page = await app.http.get(f"{BASE}/sessions", params=query)
+        assert page.status_code == 200, page.text
+        listed += page.json()["items"]
+        cursor = page.json().get("nextCursor")
+        if cursor is None:
+            return listed
+
+
+async def test_sessions_are_listed_by_status_in_pages(
+    app: InProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ready = await _session(app, {"tokenExchange": True})
+    active = await _session(app, {"tokenExchange": True})
+    function_id = await ready_function(app, PROJECT)
+    call = await app.http.post(
+        f"{BASE}/functions/{function_id}/call", json={"nonce": active["nonce"]}
+    )
+    assert call.status_code == 201
+    revoked = await _session(app, {"tokenExchange": True})
+    await app.http.post(f"{BASE}/sessions/revoke", json={"items": [{"id": revoked["id"]}]})
+    await app.http.post(
+        "/api/v1/projects/elsewhere/sessions", json={"items": [{"tokenExchange": True}]}
+    )
+
+    def ids(sessions: list[dict[str, Any]]) -> list[int]:
+        return [session["id"] for session in sessions]
+
+    assert ids(await _listed(app)) == [ready["id"], active["id"], revoked["id"]]
+    assert ids(await _listed(app, status="READY")) == [ready["id"]]
+    assert ids(await _listed(app, status="ACTIVE")) == [active["id"]]
+    assert [(s["id"], s["status"]) for s in await _listed(app, status="REVOKED")] == [
+        (revoked["id"], "REVOKED")
+    ]
+    assert await _listed(app, status="EXPIRED") == []
+
+    later = clock.from_ms(ready["expirationTime"]) + timedelta(seconds=1)
+    monkeypatch.setattr(clock, "now", lambda: later)
+    assert await _listed(app, status="READY") == []
+    expired = await _listed(app, status="EXPIRED")
+    assert [(s["id"], s["status"]) for s in expired] == [
+        (ready["id"], "EXPIRED"),
+        (active["id"], "EXPIRED"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"status": "SLEEPING"}, "status"),
+        ({"limit": 0}, "limit"),
+        ({"cursor": "not-a-cursor"}, "Invalid cursor"),
+    ],
+)
+async def test_sessions_list_refuses_bad_parameters(
+    app: InProcess, params: dict[str, object], expected: str
+) -> None:
+    response = await app.http.get(f"{BASE}/sessions", params=params)
+    assert response.status_code == 400
+    assert expected in response.json()["error"]["message"]

@@ -1,4 +1,5 @@
-"""Data sets: create, retrieve, list (what cognite-toolkit needs to deploy functions)."""
+"""Data sets: create, retrieve, list, count, update (what cognite-toolkit needs to deploy functions;
+CDF has no delete)."""
 
 from typing import Annotated
 
@@ -10,7 +11,7 @@ from fnhost.api.responses import WireJSON
 from fnhost.auth import capabilities as caps
 from fnhost.auth.principal import Principal
 from fnhost.schemas.common import ByIds
-from fnhost.schemas.datasets import DataSetList, DataSetsCreate
+from fnhost.schemas.datasets import DataSetAggregate, DataSetList, DataSetsCreate, DataSetsUpdate
 from fnhost.services import datasets as datasets_service
 
 router = APIRouter(prefix="/api/v1/projects/{project}/datasets", tags=["datasets"])
@@ -46,6 +47,25 @@ async def list_datasets(
     """List data sets."""
     body = body or DataSetList()
     found, cursor = await datasets_service.list_datasets(
-        platform, project=project, limit=body.limit, cursor=body.cursor
+        platform, project=project, filter=body.filter, limit=body.limit, cursor=body.cursor
     )
     return responses.items(found, cursor)
+
+
+@router.post("/aggregate")
+async def count_datasets(
+    project: str, platform: PlatformDep, _: Reader, body: DataSetAggregate | None = None
+) -> WireJSON:
+    """Count the data sets matching a filter."""
+    body = body or DataSetAggregate()
+    count = await datasets_service.count(platform, project=project, filter=body.filter)
+    return WireJSON({"items": [{"count": count}]})
+
+
+@router.post("/update")
+async def update_datasets(
+    project: str, body: DataSetsUpdate, platform: PlatformDep, _: Writer
+) -> WireJSON:
+    """Change data sets: `set`/`setNull` fields, `set`/`add`/`remove` metadata."""
+    updated = await datasets_service.update(platform, project=project, items=body.items)
+    return responses.items(updated)

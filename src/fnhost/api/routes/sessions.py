@@ -1,8 +1,8 @@
-"""Sessions: create (token exchange), retrieve, revoke."""
+"""Sessions: create (token exchange), list, retrieve, revoke."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from fnhost.api import responses
 from fnhost.api.deps import PlatformDep, require
@@ -10,7 +10,7 @@ from fnhost.api.responses import WireJSON
 from fnhost.auth import capabilities as caps
 from fnhost.auth.principal import Principal
 from fnhost.schemas.common import ByInternalIds
-from fnhost.schemas.sessions import SessionsCreate
+from fnhost.schemas.sessions import SessionsCreate, SessionStatus
 from fnhost.services import sessions as sessions_service
 
 router = APIRouter(prefix="/api/v1/projects/{project}/sessions", tags=["sessions"])
@@ -28,6 +28,22 @@ async def create_session(
         platform, project=project, principal=principal, body=body.items[0]
     )
     return responses.items([created], status_code=201)
+
+
+@router.get("")
+async def list_sessions(
+    project: str,
+    platform: PlatformDep,
+    _: Annotated[Principal, Depends(require(caps.SESSIONS_LIST))],
+    status: SessionStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 25,
+    cursor: str | None = None,
+) -> WireJSON:
+    """List the project's sessions, of one status if given."""
+    found, next_cursor = await sessions_service.list_sessions(
+        platform, project=project, status=status, limit=limit, cursor=cursor
+    )
+    return responses.items(found, next_cursor)
 
 
 @router.post("/byids")
