@@ -14,7 +14,7 @@ import logging
 import os
 import signal
 import zipfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +30,9 @@ from fnhost.executor.ray.workspace import Workspace
 from fnhost.lifecycle import CallEnd
 from fnhost.services.jobs import CallJob, FunctionSpec
 from fnhost.settings import Settings
-from tests.conftest import FUNCTIONS
+from tests.conftest import FUNCTIONS, deploy
 from tests.ray_cluster import LocalRayCluster
+from tests.servers import RunningServer
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -311,6 +312,23 @@ async def test_a_killed_instance_fails_its_call_and_leaves_nothing_behind(
     assert alive == []
     # The next call gets a new instance.
     assert eval_response(await run(executor, job(spec, {})))["node"] is not None
+
+
+async def test_fnhost_serve_runs_calls_on_the_cluster(
+    ray_cluster: LocalRayCluster, make_server: Callable[..., RunningServer]
+) -> None:
+    server = make_server(
+        {"FNHOST_EXECUTOR": "ray", "FNHOST_RAY_ADDRESS": ray_cluster.cluster.address}
+    )
+    client = server.client("on-ray")
+    function = await asyncio.to_thread(deploy, client, "where")
+    call = await asyncio.to_thread(function.call, data={}, wait=True)
+    assert call.status == "Completed"
+    node = call.get_response()["node"]
+    assert node in ray_cluster.nodes
+    logs = await asyncio.to_thread(call.get_logs)
+    assert [entry.message for entry in logs] == [f"started on {node}"]
+    assert f"ran on node {node}" in server.logs()
 
 
 async def test_losing_a_node_fails_its_calls_and_the_others_go_on(

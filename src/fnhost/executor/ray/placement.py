@@ -6,11 +6,15 @@ the fewest instances, when its calls would otherwise wait, or when every slot it
 taken (so the next call finds one ready).
 """
 
+from __future__ import annotations
+
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from fnhost.executor.ray.cluster import InstanceActor
+if TYPE_CHECKING:  # pure choices: usable (and tested) without Ray
+    from fnhost.executor.ray.cluster import InstanceActor
 
 
 @dataclass(eq=False)
