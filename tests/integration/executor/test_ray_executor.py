@@ -90,28 +90,24 @@ def job(spec: FunctionSpec, data: dict[str, Any]) -> CallJob:
 
 
 class Gate:
-    """A loopback port calls of `where` wait on; each is let through by `open`."""
+    """A loopback port calls of `where` wait on, until it opens."""
 
     def __init__(self) -> None:
-        self.waiting: dict[int, asyncio.Event] = {}
         self._server: asyncio.Server | None = None
-        self._opened: list[asyncio.Event] = []
+        self._open = asyncio.Event()
 
     async def start(self) -> int:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
         return int(self._server.sockets[0].getsockname()[1])
 
     async def _serve(self, _reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        release = asyncio.Event()
-        self._opened.append(release)
-        await release.wait()
+        await self._open.wait()
         writer.write(b"x")
         await writer.drain()
         writer.close()
 
     def open_all(self) -> None:
-        for release in self._opened:
-            release.set()
+        self._open.set()
 
     async def close(self) -> None:
         self.open_all()
@@ -245,8 +241,17 @@ async def test_calls_spread_over_the_nodes_and_handlers_see_their_node(
 ) -> None:
     caplog.set_level(logging.INFO, logger="fnhost.executor.ray.executor")
     where = code.spec(1, "where")
-    # More calls at once than one instance takes (2): a second instance starts on the other node.
-    outcomes = await asyncio.gather(*(run(executor, job(where, {"seconds": 1})) for _ in range(4)))
+    gate = Gate()
+    port = await gate.start()
+    logs = [Lines() for _ in range(4)]
+    # More calls at once than one instance takes (2), held until all have started: the last
+    # two can only start on a second instance, on the other node.
+    calls = [run(executor, job(where, {"port": port}), lines) for lines in logs]
+    running = asyncio.gather(*calls)
+    await asyncio.wait_for(asyncio.gather(*(lines.first.wait() for lines in logs)), 60)
+    gate.open_all()
+    outcomes = await running
+    await gate.close()
     nodes = {eval_response(outcome)["node"] for outcome in outcomes}
     assert nodes == set(ray_cluster.nodes)
     ran_on = [

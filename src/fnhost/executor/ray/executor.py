@@ -400,26 +400,28 @@ class RayExecutor:
     async def _reap(self) -> None:
         """Until cancelled: retire idle instances, drop those of lost nodes, and let go of
         code no instance needs."""
-        idle_for = self._settings.calls.instance_idle_seconds
         while True:
             await asyncio.sleep(REAP_SECONDS)
             try:
-                await self._refresh_nodes()
-            except RayError:
-                logger.exception("could not list the Ray nodes", extra={"action": "nodes_failed"})
-                continue
-            now = time.monotonic()
-            for version, function in list(self._functions.items()):
-                for placed in list(function.ready):
-                    if placed.node_id not in self._nodes:
-                        self._drop(function, placed)
-                    elif not placed.running and now - placed.last_used > idle_for:
-                        await self._retire(placed)
-                if not function.ready and not function.starting and not function.waiting:
-                    del self._functions[version]
-            needed = {digest for _, digest in self._functions}
-            for digest in set(self._code) - needed:
-                del self._code[digest]
+                await self._reap_once()
+            except Exception:  # the cluster may be unreachable for a while: try again later
+                logger.exception("reaping instances failed", extra={"action": "reap_failed"})
+
+    async def _reap_once(self) -> None:
+        await self._refresh_nodes()
+        idle_for = self._settings.calls.instance_idle_seconds
+        now = time.monotonic()
+        for version, function in list(self._functions.items()):
+            for placed in list(function.ready):
+                if placed.node_id not in self._nodes:
+                    self._drop(function, placed)
+                elif not placed.running and now - placed.last_used > idle_for:
+                    await self._retire(placed)
+            if not function.ready and not function.starting and not function.waiting:
+                del self._functions[version]
+        needed = {digest for _, digest in self._functions}
+        for digest in set(self._code) - needed:
+            del self._code[digest]
 
     async def close(self) -> None:
         if self._reaper is not None:
