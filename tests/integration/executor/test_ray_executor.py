@@ -199,10 +199,11 @@ async def test_calls_end_as_they_do_on_one_machine(
     ]
     local, local_specs = await local_executor(settings, code, [spec for spec, _ in cases])
     try:
-        on_ray = await asyncio.gather(*(run(executor, job(spec, data)) for spec, data in cases))
-        on_one_machine = await asyncio.gather(
-            *(run(local, job(local_specs[spec.function_id], data)) for spec, data in cases)
+        ends = await asyncio.gather(
+            *(run(executor, job(spec, data)) for spec, data in cases),
+            *(run(local, job(local_specs[spec.function_id], data)) for spec, data in cases),
         )
+        on_ray, on_one_machine = ends[: len(cases)], ends[len(cases) :]
     finally:
         await local.close()
     assert [outcome.state for outcome in on_ray] == [

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import ray
 
 from fnhost import isolation as isolation_check
-from fnhost import sandbox
+from fnhost import sandbox, timings
 from fnhost.builder.errors import BuildFailed
 from fnhost.executor.call import CallRunner, could_not_start
 from fnhost.executor.instance import InstanceFailed
@@ -32,11 +32,6 @@ from fnhost.services.jobs import CallJob, FunctionSpec
 from fnhost.settings import Settings
 
 logger = logging.getLogger(__name__)
-
-# How long a report waits, once the call printed something, for the call to end as well.
-GATHER_SECONDS = 0.1
-# How often the instance checks that its node's raylet still owns it.
-FENCE_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -175,7 +170,7 @@ class NodeInstance:
         assert running.task is not None
         await running.changed.wait()
         if not running.task.done():
-            await asyncio.wait((running.task,), timeout=GATHER_SECONDS)
+            await asyncio.wait((running.task,), timeout=timings.RAY_REPORT_GATHER_SECONDS)
         lines, running.lines = running.lines, []
         running.changed.clear()
         if not running.task.done():
@@ -194,7 +189,7 @@ class NodeInstance:
     async def _watch_raylet(self) -> None:
         """Stop everything, calls included, once this worker's raylet is gone."""
         while True:
-            await asyncio.sleep(FENCE_SECONDS)
+            await asyncio.sleep(timings.RAY_FENCE_SECONDS)
             if os.getppid() != self._raylet:
                 break
         logger.warning("instance orphaned by its raylet: stopping", extra={"action": "fenced"})

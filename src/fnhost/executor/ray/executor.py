@@ -18,7 +18,7 @@ from typing import Any
 import ray
 from ray.exceptions import ActorUnavailableError, RayActorError, RayError
 
-from fnhost import clock
+from fnhost import clock, timings
 from fnhost.executor.base import LogSink
 from fnhost.executor.call import could_not_start
 from fnhost.executor.instance import InstanceFailed
@@ -31,14 +31,6 @@ from fnhost.services.jobs import CallJob, FunctionSpec
 from fnhost.settings import Settings
 
 logger = logging.getLogger(__name__)
-
-REAP_SECONDS = 5.0
-# How stale the list of nodes may be when an instance is placed.
-NODES_MAX_AGE_SECONDS = 1.0
-# How often an instance that Ray reports unreachable (not yet dead) is asked again.
-UNREACHABLE_RETRY_SECONDS = 0.5
-# How long a retiring instance may take to stop its zygote before it is killed outright.
-STOP_SECONDS = 5.0
 
 Version = tuple[int, str]  # function id, code digest
 
@@ -83,7 +75,7 @@ class RayExecutor:
         self._functions: dict[Version, _Function] = {}
         self._code: dict[str, asyncio.Task[ray.ObjectRef[bytes]]] = {}
         self._nodes: list[str] = []
-        self._nodes_read = -NODES_MAX_AGE_SECONDS
+        self._nodes_read = -timings.RAY_NODES_MAX_AGE_SECONDS
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reaper: asyncio.Task[None] | None = None
         self._connected = False
@@ -193,7 +185,7 @@ class RayExecutor:
 
     async def _room_for(self, function: _Function) -> str | None:
         """A node for a new instance of `function`, making room on a full one if need be."""
-        if time.monotonic() - self._nodes_read > NODES_MAX_AGE_SECONDS:
+        if time.monotonic() - self._nodes_read > timings.RAY_NODES_MAX_AGE_SECONDS:
             await self._refresh_nodes()
         hosting = function.hosting()
         limit = self._settings.executor.ray_instances_per_node
@@ -327,7 +319,7 @@ class RayExecutor:
             try:
                 return await placed.actor.follow(call_id, placed.take_acks())
             except ActorUnavailableError:
-                await asyncio.sleep(UNREACHABLE_RETRY_SECONDS)
+                await asyncio.sleep(timings.RAY_UNREACHABLE_RETRY_SECONDS)
 
     async def _lost(self, placed: Placed) -> str:
         """Why a call's instance is gone: its node, or only its worker process."""
@@ -370,7 +362,7 @@ class RayExecutor:
             if placed in function.ready:
                 function.ready.remove(placed)
         with contextlib.suppress(RayError, TimeoutError):
-            await asyncio.wait_for(placed.actor.stop(), STOP_SECONDS)
+            await asyncio.wait_for(placed.actor.stop(), timings.RAY_INSTANCE_STOP_SECONDS)
         with contextlib.suppress(RayError, ValueError):
             placed.actor.kill()
 
@@ -401,7 +393,7 @@ class RayExecutor:
         """Until cancelled: retire idle instances, drop those of lost nodes, and let go of
         code no instance needs."""
         while True:
-            await asyncio.sleep(REAP_SECONDS)
+            await asyncio.sleep(timings.INSTANCE_REAP_SECONDS)
             try:
                 await self._reap_once()
             except Exception:  # the cluster may be unreachable for a while: try again later
