@@ -24,6 +24,8 @@ FUNCTIONS = Path(__file__).parent / "functions"
 # reach the cluster. Set before any test module imports Ray, and inherited by the processes
 # the tests start.
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+# Nothing leaves this machine: no usage reports from the test clusters.
+os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 
 
 @pytest.fixture(scope="session")

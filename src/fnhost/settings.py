@@ -283,8 +283,8 @@ class ExecutorSettings(_Group):
     ray_instances_per_node: int = Field(
         16,
         ge=1,
-        description="Most function instances on one node at once (each holds a Ray worker and "
-        "a zygote, about 60 MB); an idle one makes room for another function's.",
+        description="Most function instances on one node at once (each holds a Ray worker process "
+        "and a zygote); an idle one makes room for another function's.",
     )
     ray_call_guard_seconds: int = Field(
         30,
