@@ -142,7 +142,7 @@ class RayExecutor:
                     break
                 await self._grow(function, spec)
                 if not function.ready and not function.starting:
-                    raise function.failure or self._no_node()
+                    raise self._no_node()  # nothing runs it, and no node could take more
                 failures = function.failures
                 await function.changed()
                 # A start this call was waiting for failed, and no instance can take it.
