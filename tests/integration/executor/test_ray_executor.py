@@ -320,6 +320,42 @@ async def test_a_killed_instance_fails_its_call_and_leaves_nothing_behind(
     assert eval_response(await run(executor, job(spec, {})))["node"] is not None
 
 
+async def test_a_hung_instance_fails_its_call_at_the_deadline_plus_the_guard(
+    ray_cluster: LocalRayCluster, settings: Settings, code: Code
+) -> None:
+    # The guard: the call's timeout (5 s) + the instance start timeout + the margin, 1 s each.
+    guarded = settings.model_copy(
+        update={
+            "calls": settings.calls.model_copy(update={"instance_start_timeout_seconds": 1}),
+            "executor": settings.executor.model_copy(update={"ray_call_guard_seconds": 1}),
+        }
+    )
+    executor = RayExecutor(guarded, code.blobs.__getitem__)
+    gate = Gate()
+    port = await gate.start()
+    try:
+        lines = Lines()
+        call = asyncio.create_task(
+            run(executor, job(code.spec(50, "where"), {"port": port}), lines)
+        )
+        await asyncio.wait_for(lines.first.wait(), 60)
+        (placed,) = executor.instances()
+        processes = descendants(placed.pid)
+        # The instance's worker stops answering, as on a node that hangs without dropping its
+        # connections (Ray's health checks see nothing wrong).
+        os.kill(placed.pid, signal.SIGSTOP)
+        end = await asyncio.wait_for(call, 60)
+    finally:
+        await gate.close()
+        await executor.close()
+    assert end.state == "failed"
+    assert end.error_message is not None
+    assert "did not report its end within 7 s" in end.error_message
+    assert "not re-run" in end.error_message
+    _gone, alive = psutil.wait_procs(processes, timeout=10)
+    assert alive == []
+
+
 async def test_fnhost_serve_runs_calls_on_the_cluster(
     ray_cluster: LocalRayCluster, make_server: Callable[..., RunningServer]
 ) -> None:
