@@ -22,15 +22,13 @@ benchmarks/results/ray.md (not with --quick). Run it on a quiet machine, never i
 import argparse
 import asyncio
 import dataclasses
-import hashlib
-import io
+import itertools
 import json
 import os
 import platform
 import signal
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # a cluster on the loopback
@@ -38,14 +36,13 @@ os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # nothing leaves this machine
 
 import psutil
 from ray._private import ray_constants
-from tests.ray_cluster import LocalRayCluster
+from tests.ray_cluster import Functions, LocalRayCluster, call_job
 
 from benchmarks.measure import Latency, pss_mb
 from fnhost import sandbox
 from fnhost.executor.base import LogSink
 from fnhost.executor.local import LocalExecutor
 from fnhost.executor.ray.executor import RayExecutor
-from fnhost.executor.ray.workspace import Workspace
 from fnhost.lifecycle import CallEnd
 from fnhost.services.jobs import CallJob, FunctionSpec
 from fnhost.settings import Settings
@@ -66,53 +63,8 @@ class Sizes:
 QUICK = Sizes(calls=30, warmup=5, throughput_seconds=2.0)
 
 
-class Functions:
-    """Function specs by folder, their code zips by digest (as the blob store serves them)."""
-
-    def __init__(self) -> None:
-        self.blobs: dict[str, bytes] = {}
-        self._ids = iter(range(1, 1_000_000))
-
-    def spec(self, folder: Path) -> FunctionSpec:
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w") as archive:
-            for path in sorted(folder.rglob("*")):
-                if path.is_file():
-                    archive.write(path, path.relative_to(folder))
-        content = buffer.getvalue()
-        digest = hashlib.sha256(content).hexdigest()
-        self.blobs[digest] = content
-        return FunctionSpec(
-            function_id=next(self._ids),
-            code_digest=digest,
-            function_path="handler.py",
-            runtime="py311",
-            index_url=None,
-            extra_index_urls=(),
-            code_dir=Path("/nowhere"),
-            environment="",
-            env_vars={},
-            cpu=1.0,
-            memory_gb=1.5,
-        )
-
-
-_call_ids = iter(range(1, 10_000_000))
-
-
 def job(spec: FunctionSpec, data: object, timeout: int = 60) -> CallJob:
-    call_id = next(_call_ids)
-    return CallJob(
-        call_id=call_id,
-        project="bench",
-        function=spec,
-        secrets={},
-        data=data,
-        call_info={"function_id": spec.function_id, "call_id": call_id},
-        timeout_seconds=timeout,
-        base_url="http://127.0.0.1:9",
-        token="unused",
-    )
+    return call_job(spec, data, timeout_seconds=timeout)
 
 
 def ignore(_at: int, _line: str) -> None:
@@ -208,23 +160,17 @@ async def node_loss(
     return seconds, end.error_message or "", outlived
 
 
-async def local_spec(settings: Settings, functions: Functions, spec: FunctionSpec) -> FunctionSpec:
-    workspace = Workspace(settings)
-    code_dir = await workspace.code(spec, functions.blobs[spec.code_digest])
-    python = await workspace.environment(spec, code_dir)
-    return dataclasses.replace(spec, code_dir=code_dir, environment=python)
-
-
 async def measure(root: Path, sizes: Sizes) -> list[tuple[str, str, str]]:
     cluster = LocalRayCluster(root / "ray", root / "environments").start(nodes=2)
     settings = Settings.load(data_dir=root / "driver", sandbox_uid_base=2_110_000_000)
     functions = Functions()
-    trivial = functions.spec(HERE / "function")
+    ids = itertools.count(1)
+    trivial = functions.spec(next(ids), HERE / "function")
     rows: list[tuple[str, str, str]] = []
     local = LocalExecutor(settings, sandbox.Sandbox(sandbox.detect(settings), hidden=[], slots=8))
     executor = RayExecutor(settings, functions.blobs.__getitem__)
     try:
-        on_this_machine = await local_spec(settings, functions, trivial)
+        on_this_machine = await functions.on_this_machine(settings, trivial)
         await call(local, on_this_machine, {"x": 1})
         local_warm = await warm(local, on_this_machine, sizes)
         ray_warm = await warm(executor, trivial, sizes)
@@ -254,10 +200,10 @@ async def measure(root: Path, sizes: Sizes) -> list[tuple[str, str, str]]:
             ("memory of a warm instance: worker, zygote, spare (PSS MB)", "", f"{memory:.0f}")
         )
 
-        cached, node = await first_call(executor, functions.spec(FUNCTIONS / "where"))
+        cached, node = await first_call(executor, functions.spec(next(ids), FUNCTIONS / "where"))
         rows.append(("cold instance, environment cached on the node (s)", "", f"{cached:.2f}"))
         fresh = cluster.add_node(own_environments=True)
-        cold, node = await first_call(executor, functions.spec(FUNCTIONS / "where"))
+        cold, node = await first_call(executor, functions.spec(next(ids), FUNCTIONS / "where"))
         if node != fresh:
             raise RuntimeError("the cold instance did not start on the fresh node")
         rows.append(
@@ -265,7 +211,7 @@ async def measure(root: Path, sizes: Sizes) -> list[tuple[str, str, str]]:
         )
         print(rows[-2:], flush=True)
 
-        sleeper = functions.spec(FUNCTIONS / "where")
+        sleeper = functions.spec(next(ids), FUNCTIONS / "where")
         killed, message, _ = await node_loss(executor, cluster, sleeper, hang=False)
         rows.append(("node killed: call Failed after (s)", "", f"{killed:.2f}"))
         print(rows[-1], message, flush=True)

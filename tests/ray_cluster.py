@@ -1,10 +1,16 @@
 """A real multi-node Ray cluster on this machine, bound to the loopback address: a head with no
 CPUs and no fnhost_node (it never hosts a function), and nodes that advertise fnhost_node,
-each with a data directory of its own (as separate machines would have)."""
+each with a data directory of its own (as separate machines would have). And what drives an
+executor without a server: function specs of sample folders, and call jobs."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import io
+import itertools
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +19,9 @@ import ray
 from ray.cluster_utils import Cluster
 
 from fnhost.executor.ray import cluster as fnhost_cluster
+from fnhost.executor.ray.workspace import Workspace
+from fnhost.services.jobs import CallJob, FunctionSpec
+from fnhost.settings import Settings
 
 # Node loss seen within seconds (Ray's default takes about 65 s): what the README documents
 # for `ray start --head`.
@@ -76,3 +85,60 @@ class LocalRayCluster:
     def shutdown(self) -> None:
         ray.shutdown()
         self.cluster.shutdown()
+
+
+class Functions:
+    """Specs of functions made from folders, and their code zips by digest (as the blob store
+    serves them to the executor)."""
+
+    def __init__(self) -> None:
+        self.blobs: dict[str, bytes] = {}
+
+    def spec(self, function_id: int, folder: Path) -> FunctionSpec:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            for path in sorted(folder.rglob("*")):
+                if path.is_file():
+                    archive.write(path, path.relative_to(folder))
+        content = buffer.getvalue()
+        digest = hashlib.sha256(content).hexdigest()
+        self.blobs[digest] = content
+        return FunctionSpec(
+            function_id=function_id,
+            code_digest=digest,
+            function_path="handler.py",
+            runtime="py311",
+            index_url=None,
+            extra_index_urls=(),
+            code_dir=Path("/nowhere"),  # the driver's disk is never read on the nodes
+            environment="",
+            env_vars={},
+            cpu=1.0,
+            memory_gb=1.5,
+        )
+
+    async def on_this_machine(self, settings: Settings, spec: FunctionSpec) -> FunctionSpec:
+        """`spec` for the local executor: unpacked and built here by the nodes' own code."""
+        workspace = Workspace(settings)
+        code_dir = await workspace.code(spec, self.blobs[spec.code_digest])
+        python = await workspace.environment(spec, code_dir)
+        return dataclasses.replace(spec, code_dir=code_dir, environment=python)
+
+
+_call_ids = itertools.count(1)
+
+
+def call_job(spec: FunctionSpec, data: object, *, timeout_seconds: int) -> CallJob:
+    """A call of `spec` with `data`, as the dispatcher would hand it to an executor."""
+    call_id = next(_call_ids)
+    return CallJob(
+        call_id=call_id,
+        project="ray",
+        function=spec,
+        secrets={},
+        data=data,
+        call_info={"function_id": spec.function_id, "call_id": call_id},
+        timeout_seconds=timeout_seconds,
+        base_url="http://127.0.0.1:9",  # no server: these calls never use their `client`
+        token="unused",
+    )

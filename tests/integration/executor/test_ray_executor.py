@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
-import io
 import json
 import logging
 import os
 import signal
-import zipfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,12 +23,12 @@ from fnhost import isolation as isolation_check
 from fnhost import sandbox
 from fnhost.executor.local import LocalExecutor
 from fnhost.executor.ray.executor import RayExecutor
-from fnhost.executor.ray.workspace import Workspace
+from fnhost.executor.ray.placement import Placed
 from fnhost.lifecycle import CallEnd
 from fnhost.services.jobs import CallJob, FunctionSpec
 from fnhost.settings import Settings
 from tests.conftest import FUNCTIONS, deploy
-from tests.ray_cluster import LocalRayCluster
+from tests.ray_cluster import Functions, LocalRayCluster, call_job
 from tests.servers import RunningServer
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -41,52 +38,15 @@ TIMEOUT_SECONDS = 5
 NODE_LOSS_SECONDS = 10
 
 
-class Code:
-    """Code zips of tests/functions by digest, as the blob store would serve them."""
+class Code(Functions):
+    """The sample functions of tests/functions, by folder name."""
 
-    def __init__(self) -> None:
-        self.blobs: dict[str, bytes] = {}
-
-    def spec(self, function_id: int, folder: str) -> FunctionSpec:
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w") as archive:
-            for path in sorted((FUNCTIONS / folder).rglob("*")):
-                if path.is_file():
-                    archive.write(path, path.relative_to(FUNCTIONS / folder))
-        content = buffer.getvalue()
-        digest = hashlib.sha256(content).hexdigest()
-        self.blobs[digest] = content
-        return FunctionSpec(
-            function_id=function_id,
-            function_path="handler.py",
-            code_dir=Path("/nowhere"),  # the driver's disk is never read on the nodes
-            environment="",
-            env_vars={},
-            cpu=1.0,
-            memory_gb=1.5,
-            code_digest=digest,
-            runtime="py311",
-            index_url=None,
-            extra_index_urls=(),
-        )
-
-
-_call_ids = iter(range(1, 1_000_000))
+    def spec(self, function_id: int, folder: Path | str) -> FunctionSpec:
+        return super().spec(function_id, FUNCTIONS / folder)
 
 
 def job(spec: FunctionSpec, data: dict[str, Any]) -> CallJob:
-    call_id = next(_call_ids)
-    return CallJob(
-        call_id=call_id,
-        project="ray",
-        function=spec,
-        secrets={},
-        data=data,
-        call_info={"function_id": spec.function_id, "call_id": call_id},
-        timeout_seconds=TIMEOUT_SECONDS,
-        base_url="http://127.0.0.1:9",
-        token="unused",
-    )
+    return call_job(spec, data, timeout_seconds=TIMEOUT_SECONDS)
 
 
 class Gate:
@@ -175,14 +135,7 @@ async def local_executor(
     settings: Settings, code: Code, specs: list[FunctionSpec]
 ) -> tuple[LocalExecutor, dict[int, FunctionSpec]]:
     """A local executor with the same functions, unpacked and built by the same code."""
-    workspace = Workspace(settings)
-    local_specs = {}
-    for spec in specs:
-        code_dir = await workspace.code(spec, code.blobs[spec.code_digest])
-        python = await workspace.environment(spec, code_dir)
-        local_specs[spec.function_id] = dataclasses.replace(
-            spec, code_dir=code_dir, environment=python
-        )
+    local_specs = {spec.function_id: await code.on_this_machine(settings, spec) for spec in specs}
     isolation = isolation_check.detect(settings)
     return LocalExecutor(settings, sandbox.Sandbox(isolation, hidden=[], slots=8)), local_specs
 
@@ -288,6 +241,30 @@ async def test_prewarm_starts_an_instance_before_the_first_call(
     assert [p for p in executor.instances() if p.function_id == 30] == [placed]
 
 
+async def held_call(
+    executor: RayExecutor, spec: FunctionSpec, gate: Gate
+) -> tuple[asyncio.Task[CallEnd], Placed, list[psutil.Process]]:
+    """A call held at `gate` once it has started: its task, its instance, and the processes
+    of that instance (its worker, the zygote in its sandbox, the call)."""
+    lines = Lines()
+    call = asyncio.create_task(run(executor, job(spec, {"port": await gate.start()}), lines))
+    await asyncio.wait_for(lines.first.wait(), 60)
+    (placed,) = [p for p in executor.instances() if p.function_id == spec.function_id]
+    processes = descendants(placed.pid)
+    assert len(processes) > 2
+    return call, placed, processes
+
+
+def failed_and_gone(end: CallEnd, says: str, processes: list[psutil.Process]) -> None:
+    """The call failed saying `says` and that it was not re-run, and `processes` are gone."""
+    assert end.state == "failed"
+    assert end.error_message is not None
+    assert says in end.error_message
+    assert "not re-run" in end.error_message
+    _gone, alive = psutil.wait_procs(processes, timeout=10)
+    assert alive == []
+
+
 def descendants(pid: int) -> list[psutil.Process]:
     process = psutil.Process(pid)
     return [process, *process.children(recursive=True)]
@@ -298,24 +275,13 @@ async def test_a_killed_instance_fails_its_call_and_leaves_nothing_behind(
 ) -> None:
     spec = code.spec(40, "where")
     gate = Gate()
-    port = await gate.start()
-    lines = Lines()
-    call = asyncio.create_task(run(executor, job(spec, {"port": port}), lines))
-    await asyncio.wait_for(lines.first.wait(), 30)
-    (placed,) = [p for p in executor.instances() if p.function_id == 40]
-    processes = descendants(placed.pid)
-    assert len(processes) > 2  # the worker, the zygote (in its sandbox), the call
+    call, placed, processes = await held_call(executor, spec, gate)
 
     os.kill(placed.pid, signal.SIGKILL)
     outcome = await asyncio.wait_for(call, 30)
     await gate.close()
 
-    assert outcome.state == "failed"
-    assert outcome.error_message is not None
-    assert "The instance running this call was lost" in outcome.error_message
-    assert "not re-run" in outcome.error_message
-    _gone, alive = psutil.wait_procs(processes, timeout=10)
-    assert alive == []
+    failed_and_gone(outcome, "The instance running this call was lost", processes)
     # The next call gets a new instance.
     assert eval_response(await run(executor, job(spec, {})))["node"] is not None
 
@@ -332,15 +298,8 @@ async def test_a_hung_instance_fails_its_call_at_the_deadline_plus_the_guard(
     )
     executor = RayExecutor(guarded, code.blobs.__getitem__)
     gate = Gate()
-    port = await gate.start()
     try:
-        lines = Lines()
-        call = asyncio.create_task(
-            run(executor, job(code.spec(50, "where"), {"port": port}), lines)
-        )
-        await asyncio.wait_for(lines.first.wait(), 60)
-        (placed,) = executor.instances()
-        processes = descendants(placed.pid)
+        call, placed, processes = await held_call(executor, code.spec(50, "where"), gate)
         # The instance's worker stops answering, as on a node that hangs without dropping its
         # connections (Ray's health checks see nothing wrong).
         os.kill(placed.pid, signal.SIGSTOP)
@@ -348,12 +307,7 @@ async def test_a_hung_instance_fails_its_call_at_the_deadline_plus_the_guard(
     finally:
         await gate.close()
         await executor.close()
-    assert end.state == "failed"
-    assert end.error_message is not None
-    assert "did not report its end within 7 s" in end.error_message
-    assert "not re-run" in end.error_message
-    _gone, alive = psutil.wait_procs(processes, timeout=10)
-    assert alive == []
+    failed_and_gone(end, "did not report its end within 7 s", processes)
 
 
 async def test_fnhost_serve_runs_calls_on_the_cluster(
@@ -391,10 +345,9 @@ async def test_losing_a_node_fails_its_calls_and_the_others_go_on(
     ray_cluster.kill(lost)
     on_lost = [call for call, lines in zip(calls, logs, strict=True) if node_of(lines) == lost]
     ended = await asyncio.wait_for(asyncio.gather(*on_lost), NODE_LOSS_SECONDS)
+    assert ended
     for outcome in ended:
-        assert outcome.state == "failed"
-        assert outcome.error_message is not None
-        assert "The node running this call was lost" in outcome.error_message
+        failed_and_gone(outcome, "The node running this call was lost", processes)
     gate.open_all()
     survivors = await asyncio.gather(*(call for call in calls if call not in on_lost))
     await gate.close()
@@ -403,5 +356,3 @@ async def test_losing_a_node_fails_its_calls_and_the_others_go_on(
     assert survivors and {eval_response(o)["node"] for o in survivors} == {surviving}
     later = await asyncio.gather(*(run(executor, job(where, {})) for _ in range(3)))
     assert {eval_response(o)["node"] for o in later} == {surviving}
-    _gone, alive = psutil.wait_procs(processes, timeout=10)
-    assert alive == []
