@@ -149,6 +149,7 @@ async def test_calls_end_as_they_do_on_one_machine(
         (code.spec(12, "exits"), {"code": 7}),
         (code.spec(13, "killed"), {}),
         (code.spec(14, "sleeps"), {"seconds": 60}),
+        (code.spec(15, "import_error"), {}),  # its instance cannot start
     ]
     local, local_specs = await local_executor(settings, code, [spec for spec, _ in cases])
     try:
@@ -165,8 +166,11 @@ async def test_calls_end_as_they_do_on_one_machine(
         "failed",
         "failed",
         "timeout",
+        "failed",
     ]
     assert on_ray[0].response == '{"x": 2}'
+    assert on_ray[-1].error_message is not None
+    assert on_ray[-1].error_message.startswith("The function could not start: ")
     # The same ends, to the word (the end times aside).
     assert [dataclasses.replace(end, end_time=0) for end in on_ray] == [
         dataclasses.replace(end, end_time=0) for end in on_one_machine

@@ -26,7 +26,7 @@ from fnhost.executor.call import CallRunner, could_not_start
 from fnhost.executor.instance import InstanceFailed
 from fnhost.executor.logs import LogCap
 from fnhost.executor.pool import InstancePool
-from fnhost.executor.ray.workspace import Workspace, on_this_node
+from fnhost.executor.ray.workspace import NoFreeUid, Workspace, on_this_node
 from fnhost.lifecycle import CallEnd
 from fnhost.services.jobs import CallJob, FunctionSpec
 from fnhost.settings import Settings
@@ -101,16 +101,21 @@ class NodeInstance:
         try:
             code_dir = await workspace.code(spec, code)
             python = await workspace.environment(spec, code_dir)
+            isolation = await asyncio.to_thread(isolation_check.detect, self._settings)
+            if isolation.uid_base is not None:
+                # One uid per instance on the whole node, never shared by two functions.
+                uid = self._resources.enter_context(workspace.lease_uid())
+                isolation = dataclasses.replace(isolation, uid_base=uid)
         except BuildFailed as failure:
             return StartFailed(failure.message, failure.trace)
-        isolation = await asyncio.to_thread(isolation_check.detect, self._settings)
-        if isolation.uid_base is not None:
-            # One uid per instance on the whole node, never shared by two functions.
-            uid = self._resources.enter_context(workspace.lease_uid())
-            isolation = dataclasses.replace(isolation, uid_base=uid)
+        except (isolation_check.SandboxUnavailable, NoFreeUid) as error:
+            return StartFailed(f"On Ray node {self._node_id}: {error}", "")
         calls_sandbox = sandbox.Sandbox(
             isolation,
-            hidden=[self._settings.server.data_dir.resolve(), self._settings.environments_dir],
+            hidden=[
+                self._settings.server.data_dir.resolve(),
+                self._settings.environments_dir.resolve(),
+            ],
             slots=1,
         )
         self._spec = dataclasses.replace(

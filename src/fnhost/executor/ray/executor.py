@@ -16,7 +16,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import ray
-from ray.exceptions import ActorUnavailableError, RayActorError, RayError
+from ray.exceptions import ActorUnavailableError, RayActorError, RayError, RayTaskError
 
 from fnhost import clock, timings
 from fnhost.executor.base import LogSink
@@ -239,6 +239,13 @@ class RayExecutor:
             actor.kill()
             raise InstanceFailed(
                 f"The function's instance on Ray node {node} did not start within {guard} s"
+            ) from None
+        except RayTaskError as error:  # fnhost's own code failed on the node
+            actor.kill()
+            raise InstanceFailed(
+                f"fnhost could not start the function's instance on Ray node {node}: "
+                f"{error.cause!r}",
+                trace=str(error),
             ) from None
         except RayError as error:
             actor.kill()

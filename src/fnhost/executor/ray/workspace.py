@@ -37,6 +37,10 @@ NODE_OWN = {
 UIDS_PER_NODE = 100_000
 
 
+class NoFreeUid(Exception):
+    """Every sandbox uid this node may hand out is held by an instance."""
+
+
 def on_this_node(policy: Settings) -> Settings:
     """The dispatcher's settings `policy`, with this node's own places and uids."""
     local = Settings.load()
@@ -136,4 +140,6 @@ class Workspace:
             finally:
                 os.close(fd)
             return
-        raise RuntimeError(f"every sandbox uid from {base} is in use on this node")
+        raise NoFreeUid(
+            f"Every sandbox uid from {base} (FNHOST_SANDBOX_UID_BASE) is in use on this node"
+        )
