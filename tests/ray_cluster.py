@@ -10,6 +10,7 @@ import hashlib
 import io
 import itertools
 import os
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,6 +135,7 @@ def call_job(spec: FunctionSpec, data: object, *, timeout_seconds: int) -> CallJ
     return CallJob(
         call_id=call_id,
         project="ray",
+        accepted_time=int(time.time() * 1000),
         function=spec,
         secrets={},
         data=data,
