@@ -44,6 +44,9 @@ def test_a_new_instance_goes_to_a_node_without_one_of_its_function_with_room() -
     assert pick_node(nodes, hosting={"a"}, instances={"b": 3, "c": 1}, limit=4) == "c"
     assert pick_node(nodes, hosting={"a"}, instances={"b": 3, "c": 4}, limit=4) == "b"
     assert pick_node(nodes, hosting={"a", "b", "c"}, instances={}, limit=4) is None
+    # A node where the function failed to start goes last, but is not ruled out.
+    assert pick_node(nodes, hosting=set(), instances={"b": 2}, limit=4, failed={"a"}) == "c"
+    assert pick_node(["a"], hosting=set(), instances={}, limit=4, failed={"a"}) == "a"
 
 
 def test_room_is_made_by_the_least_recently_used_idle_instance_of_another_node() -> None:

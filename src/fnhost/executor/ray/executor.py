@@ -44,6 +44,7 @@ class _Function:
         self.waiting = 0
         self.failure: InstanceFailed | None = None  # of the last start that failed
         self.failures = 0
+        self.failed_on: set[str] = set()  # nodes where its last start failed
         self._changed: asyncio.Future[None] | None = None
 
     @property
@@ -190,7 +191,9 @@ class RayExecutor:
         hosting = function.hosting()
         limit = self._settings.executor.ray_instances_per_node
         counts = self._node_instances()
-        node = pick_node(self._nodes, hosting=hosting, instances=counts, limit=limit)
+        node = pick_node(
+            self._nodes, hosting=hosting, instances=counts, limit=limit, failed=function.failed_on
+        )
         if node is not None:
             return node
         idle = evictable(self.instances(), nodes=self._nodes, hosting=hosting)
@@ -202,6 +205,7 @@ class RayExecutor:
     async def _start(self, function: _Function, spec: FunctionSpec, node: str) -> None:
         try:
             function.ready.append(await self._launch(spec, node))
+            function.failed_on.discard(node)
         except Exception as error:
             failure = (
                 error
@@ -210,6 +214,7 @@ class RayExecutor:
             )
             function.failure = failure
             function.failures += 1
+            function.failed_on.add(node)
             logger.warning(
                 "instance of function %d did not start on node %s: %s",
                 spec.function_id,

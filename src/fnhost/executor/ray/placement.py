@@ -9,7 +9,7 @@ taken (so the next call finds one ready).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -57,12 +57,18 @@ def should_grow(
 
 
 def pick_node(
-    nodes: Sequence[str], *, hosting: set[str], instances: Mapping[str, int], limit: int
+    nodes: Sequence[str],
+    *,
+    hosting: set[str],
+    instances: Mapping[str, int],
+    limit: int,
+    failed: Collection[str] = (),
 ) -> str | None:
     """A node for a new instance of a function: one without an instance of it and with room,
-    the one with the fewest instances first."""
+    the one with the fewest instances first; one where it `failed` to start lately only when
+    no other will do (its problem may be the node's own: a missing runtime, a full disk)."""
     candidates = [n for n in nodes if n not in hosting and instances.get(n, 0) < limit]
-    return min(candidates, key=lambda n: instances.get(n, 0), default=None)
+    return min(candidates, key=lambda n: (n in failed, instances.get(n, 0)), default=None)
 
 
 def evictable(
