@@ -39,7 +39,7 @@ from ray._private import ray_constants
 from tests.ray_cluster import Functions, LocalRayCluster, call_job
 
 from benchmarks.measure import Latency, pss_mb
-from fnhost import sandbox
+from fnhost import isolation, sandbox
 from fnhost.executor.base import LogSink
 from fnhost.executor.local import LocalExecutor
 from fnhost.executor.ray.executor import RayExecutor
@@ -167,7 +167,7 @@ async def measure(root: Path, sizes: Sizes) -> list[tuple[str, str, str]]:
     ids = itertools.count(1)
     trivial = functions.spec(next(ids), HERE / "function")
     rows: list[tuple[str, str, str]] = []
-    local = LocalExecutor(settings, sandbox.Sandbox(sandbox.detect(settings), hidden=[], slots=8))
+    local = LocalExecutor(settings, sandbox.Sandbox(isolation.detect(settings), hidden=[], slots=8))
     executor = RayExecutor(settings, functions.blobs.__getitem__)
     try:
         on_this_machine = await functions.on_this_machine(settings, trivial)

@@ -102,6 +102,8 @@ class NodeInstance:
             code_dir = await workspace.code(spec, code)
             python = await workspace.environment(spec, code_dir)
             isolation = await asyncio.to_thread(isolation_check.detect, self._settings)
+            if isolation.cgroups is not None:  # this instance's own, gone with it
+                self._resources.callback(isolation.cgroups.close)
             if isolation.uid_base is not None:
                 # One uid per instance on the whole node, never shared by two functions.
                 uid = self._resources.enter_context(workspace.lease_uid())
