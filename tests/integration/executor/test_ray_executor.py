@@ -31,7 +31,8 @@ from tests.conftest import FUNCTIONS, deploy
 from tests.ray_cluster import Functions, LocalRayCluster, call_job
 from tests.servers import RunningServer
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+# One cluster for the module, on one xdist worker (`--dist loadgroup`, scripts/test).
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.xdist_group("ray_cluster")]
 
 TIMEOUT_SECONDS = 5
 # The bound the issue sets on turning a lost node into Failed calls.
