@@ -19,6 +19,14 @@ from tests.servers import RunningServer, wait_until
 
 FUNCTIONS = Path(__file__).parent / "functions"
 
+# Ray reads it once, when imported: without it, a process joining a Ray cluster bound to the
+# loopback (tests/ray_cluster.py) resolves 127.0.0.1 to the machine's own address and cannot
+# reach the cluster. Set before any test module imports Ray, and inherited by the processes
+# the tests start.
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+# Nothing leaves this machine: no usage reports from the test clusters.
+os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+
 
 @pytest.fixture(scope="session")
 def environments_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -256,6 +256,54 @@ class SandboxSettings(_Group):
     )
 
 
+class ExecutorSettings(_Group):
+    """What runs calls: warm instances on this machine, or instance actors on a Ray cluster."""
+
+    executor: Literal["local", "ray"] = Field(
+        "local",
+        description="local: calls run on this machine. ray: on the nodes of the Ray cluster at "
+        "FNHOST_RAY_ADDRESS that advertise the resource fnhost_node (needs fnhost[ray]).",
+    )
+    ray_address: str | None = Field(
+        None,
+        description="Address of the Ray cluster's head (host:port of its GCS, as `ray start "
+        "--head` prints it). Required with FNHOST_EXECUTOR=ray.",
+    )
+    ray_calls_per_instance: int = Field(
+        8,
+        ge=1,
+        description="Calls one instance (one function on one node) runs at once; when all of "
+        "a function's instances are this busy, another one starts on another node.",
+    )
+    ray_instances_per_function: int = Field(
+        8,
+        ge=1,
+        description="Most instances of one function at once, each on a node of its own.",
+    )
+    ray_instances_per_node: int = Field(
+        16,
+        ge=1,
+        description="Most function instances on one node at once (each holds a Ray worker process "
+        "and a zygote); an idle one makes room for another function's.",
+    )
+    ray_call_guard_seconds: int = Field(
+        30,
+        ge=1,
+        description="A call whose instance has not reported its end this long after its "
+        "deadline (FNHOST_CALL_TIMEOUT_SECONDS plus FNHOST_INSTANCE_START_TIMEOUT_SECONDS) "
+        "ends Failed and the instance is stopped: a hung node cannot keep a call Running.",
+    )
+
+    @model_validator(mode="after")
+    def _ray_needs_an_address(self) -> "ExecutorSettings":
+        if self.executor == "ray" and not self.ray_address:
+            raise ValueError(
+                "FNHOST_EXECUTOR=ray needs FNHOST_RAY_ADDRESS, the address of the Ray "
+                "cluster's head (e.g. 10.0.0.5:6379)"
+            )
+        return self
+
+
 class IdentitySettings(_Group):
     """Tokens, sessions, OIDC issuers and the key sealing secrets."""
 
@@ -375,6 +423,7 @@ class Settings(BaseModel):
     calls: CallSettings = Field(default_factory=CallSettings)
     builds: BuildSettings = Field(default_factory=BuildSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     schedules: ScheduleSettings = Field(default_factory=ScheduleSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)

@@ -43,3 +43,15 @@ CONSOLE_SESSION_TOUCH_SECONDS = 60
 # cgroups (they are killed), and how often their removal is tried meanwhile.
 CGROUPS_CLOSE_SECONDS = 2.0
 CGROUPS_CLOSE_RETRY_SECONDS = 0.02
+
+# Ray executor. A running call's printed lines wait this long for the call's end, so a short
+# chatty call is one report to the dispatcher.
+RAY_REPORT_GATHER_SECONDS = 0.1
+# How often an instance actor checks that its node's raylet still owns it (else it stops).
+RAY_FENCE_SECONDS = 0.5
+# How stale the list of nodes may be when an instance is placed.
+RAY_NODES_MAX_AGE_SECONDS = 1.0
+# How often an instance that Ray reports unreachable (not yet dead) is asked again.
+RAY_UNREACHABLE_RETRY_SECONDS = 0.5
+# How long a retiring instance may take to stop its zygote before its actor is killed.
+RAY_INSTANCE_STOP_SECONDS = 5.0

@@ -70,3 +70,11 @@ def test_public_url_is_https_when_the_server_serves_tls(tmp_path: Path) -> None:
     )
     assert settings.public_url == "https://127.0.0.1:8443"
     assert Settings.load(port=8000).public_url == "http://127.0.0.1:8000"
+
+
+def test_the_ray_executor_needs_the_cluster_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FNHOST_EXECUTOR", "ray")
+
+    with pytest.raises(ValidationError, match="FNHOST_EXECUTOR=ray needs FNHOST_RAY_ADDRESS"):
+        Settings.load()
+    assert Settings.load(ray_address="10.0.0.5:6379").executor.executor == "ray"

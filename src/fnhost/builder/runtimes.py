@@ -54,14 +54,17 @@ def _probe(interpreter: str, minor: str) -> str | None:
     return f"Python {version}"
 
 
+def find(name: str, configured: dict[str, str]) -> Runtime | None:
+    """The interpreter of one supported runtime, if this machine has a working one."""
+    for candidate in _candidates(name, configured):
+        version = _probe(candidate, _minor(name))
+        if version is not None:
+            # Resolve symlinks and shims so environments point at the real interpreter.
+            return Runtime(name, str(Path(candidate).resolve()), version)
+    return None
+
+
 def discover(configured: dict[str, str]) -> dict[str, Runtime]:
     """Every supported runtime with a working interpreter; `configured` names some explicitly."""
-    runtimes = {}
-    for name in SUPPORTED:
-        for candidate in _candidates(name, configured):
-            version = _probe(candidate, _minor(name))
-            if version is not None:
-                # Resolve symlinks and shims so environments point at the real interpreter.
-                runtimes[name] = Runtime(name, str(Path(candidate).resolve()), version)
-                break
-    return runtimes
+    found = {name: find(name, configured) for name in SUPPORTED}
+    return {name: runtime for name, runtime in found.items() if runtime is not None}

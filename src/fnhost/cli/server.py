@@ -16,6 +16,7 @@ from fnhost.builder.builder import Builder
 from fnhost.builder.environments import Environments
 from fnhost.builder.runtimes import discover
 from fnhost.cli.platform import open_platform
+from fnhost.executor.base import Executor
 from fnhost.executor.dispatcher import Dispatcher
 from fnhost.executor.local import LocalExecutor
 from fnhost.scheduler.loop import Scheduler
@@ -57,6 +58,22 @@ def _log_isolation(isolated: sandbox.Isolation) -> None:
         (logger.info if full else logger.warning)(message, summary)
 
 
+def _executor(settings: Settings, calls_sandbox: sandbox.Sandbox, platform: Platform) -> Executor:
+    """What runs calls, as FNHOST_EXECUTOR says."""
+    if settings.executor.executor == "local":
+        return LocalExecutor(settings, calls_sandbox)
+    try:
+        # Imported only when selected: nothing of Ray is loaded otherwise.
+        from fnhost.executor.ray.executor import RayExecutor
+    except ModuleNotFoundError as error:
+        if error.name != "ray":
+            raise
+        raise SystemExit(
+            "FNHOST_EXECUTOR=ray needs Ray, which is not installed: pip install 'fnhost[ray]'"
+        ) from None
+    return RayExecutor.connect(settings, platform.blobs.get)
+
+
 @asynccontextmanager
 async def embedded(settings: Settings) -> AsyncIterator[Server]:
     """Everything of an embedded server, ready to serve; disposed of on exit."""
@@ -79,7 +96,7 @@ async def embedded(settings: Settings) -> AsyncIterator[Server]:
         )
         token, token_file = _admin_token(settings)
         await tokens_service.register_admin(platform, token=token)
-        executor = LocalExecutor(settings, calls_sandbox)
+        executor = _executor(settings, calls_sandbox, platform)
         dispatcher = Dispatcher(platform, executor)
         environments = Environments(
             environments_dir,

@@ -1,6 +1,6 @@
 import signal
 
-from fnhost.executor.local import describe_death
+from fnhost.executor.call import describe_death
 
 
 def test_deaths_are_explained() -> None:

@@ -1,0 +1,442 @@
+"""The Ray executor: runs each call on an instance actor of its function on a node of the
+cluster, streams its log lines back while it runs, and says honestly how it ended.
+
+At most once: Ray restarts and retries nothing, a call is handed to an instance once and
+only followed after that. A call whose instance or node is lost ends Failed saying so; a
+call whose instance does not report its end by its deadline plus a margin (a hung or cut-off
+node) ends Failed too and the instance is killed. The zygote on the node enforces the call's
+own timeout exactly, as on a single machine.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import ray
+from ray.exceptions import ActorUnavailableError, RayActorError, RayError, RayTaskError
+
+from fnhost import clock, timings
+from fnhost.executor.base import LogSink
+from fnhost.executor.call import could_not_start
+from fnhost.executor.instance import InstanceFailed
+from fnhost.executor.ray import cluster
+from fnhost.executor.ray.actor import Progress, StartFailed
+from fnhost.executor.ray.cluster import InstanceActor
+from fnhost.executor.ray.placement import Placed, evictable, pick_instance, pick_node, should_grow
+from fnhost.lifecycle import CallEnd
+from fnhost.services.jobs import CallJob, FunctionSpec
+from fnhost.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+Version = tuple[int, str]  # function id, code digest
+
+
+class _Function:
+    """The instances of one function version, and its calls waiting for a free slot."""
+
+    def __init__(self) -> None:
+        self.ready: list[Placed] = []
+        self.starting: dict[str, asyncio.Task[None]] = {}  # node id -> the start there
+        self.waiting = 0
+        self.failure: InstanceFailed | None = None  # of the last start that failed
+        self.failures = 0
+        self.failed_on: set[str] = set()  # nodes where its last start failed
+        self._changed: asyncio.Future[None] | None = None
+
+    @property
+    def running(self) -> int:
+        return sum(placed.running for placed in self.ready)
+
+    def hosting(self) -> set[str]:
+        return {placed.node_id for placed in self.ready} | set(self.starting)
+
+    async def changed(self) -> None:
+        """Until an instance starts, fails to start, is lost, or frees a slot."""
+        if self._changed is None:
+            self._changed = asyncio.get_running_loop().create_future()
+        await asyncio.shield(self._changed)
+
+    def notify(self) -> None:
+        if self._changed is not None:
+            self._changed.set_result(None)
+            self._changed = None
+
+
+class RayExecutor:
+    """Runs calls on instance actors on the cluster's fnhost nodes."""
+
+    def __init__(self, settings: Settings, code: Callable[[str], bytes]) -> None:
+        """`code` reads a function version's code zip by its blob digest."""
+        self._settings = settings
+        self._read_code = code
+        self._functions: dict[Version, _Function] = {}
+        self._code: dict[str, asyncio.Task[ray.ObjectRef[bytes]]] = {}
+        self._nodes: list[str] = []
+        self._nodes_read = -timings.RAY_NODES_MAX_AGE_SECONDS
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._reaper: asyncio.Task[None] | None = None
+        self._connected = False
+
+    @classmethod
+    def connect(cls, settings: Settings, code: Callable[[str], bytes]) -> "RayExecutor":
+        """An executor on the cluster at FNHOST_RAY_ADDRESS (joined now, as a driver)."""
+        address = settings.executor.ray_address
+        assert address is not None  # the settings refuse ray without an address
+        executor = cls(settings, code)
+        executor._connected = cluster.connect(address)
+        return executor
+
+    def prewarm(self, spec: FunctionSpec) -> None:
+        """Start an instance of the function, unless it has one, so its first call is warm."""
+        self._ensure_reaper()
+        self._spawn(self._prewarm(spec))
+
+    async def _prewarm(self, spec: FunctionSpec) -> None:
+        function = self._function(spec)
+        if not function.ready and not function.starting:
+            await self._grow(function, spec, force=True)
+
+    async def run(self, job: CallJob, log: LogSink) -> CallEnd:
+        self._ensure_reaper()
+        function = self._function(job.function)
+        try:
+            placed = await self._acquire(function, job.function)
+        except InstanceFailed as failure:
+            return could_not_start(failure)
+        try:
+            outcome = await self._call(function, placed, job, log)
+        finally:
+            placed.running -= 1
+            placed.last_used = time.monotonic()
+            function.notify()
+        logger.info(
+            "call %d ran on node %s: %s",
+            job.call_id,
+            placed.node_id,
+            outcome.state,
+            extra={"action": "call_ran", "call_id": job.call_id, "node": placed.node_id},
+        )
+        return outcome
+
+    def instances(self) -> list[Placed]:
+        """Every ready instance, for operators."""
+        return [placed for function in self._functions.values() for placed in function.ready]
+
+    def _function(self, spec: FunctionSpec) -> _Function:
+        return self._functions.setdefault((spec.function_id, spec.code_digest), _Function())
+
+    async def _acquire(self, function: _Function, spec: FunctionSpec) -> Placed:
+        """A slot on an instance of the function, waiting for one to start or free up."""
+        capacity = self._settings.executor.ray_calls_per_instance
+        function.waiting += 1
+        try:
+            while True:
+                placed = pick_instance(
+                    function.ready, capacity=capacity, node_calls=self._node_calls()
+                )
+                if placed is not None:
+                    placed.running += 1
+                    break
+                await self._grow(function, spec)
+                if not function.ready and not function.starting:
+                    raise self._no_node()  # nothing runs it, and no node could take more
+                failures = function.failures
+                await function.changed()
+                # A start this call was waiting for failed, and no instance can take it.
+                if function.failures != failures and not function.starting and not function.ready:
+                    assert function.failure is not None
+                    raise function.failure
+        finally:
+            function.waiting -= 1
+        await self._grow(function, spec)  # the next call finds a free slot
+        return placed
+
+    def _no_node(self) -> InstanceFailed:
+        limit = self._settings.executor.ray_instances_per_node
+        if not self._nodes:
+            return InstanceFailed(
+                f"No live Ray node offers the resource {cluster.NODE_RESOURCE} "
+                f"(start nodes with `ray start --resources '{{\"{cluster.NODE_RESOURCE}\": 1}}'`)"
+            )
+        return InstanceFailed(
+            f"No Ray node has room for another function instance: all {len(self._nodes)} hold "
+            f"{limit} busy instances (FNHOST_RAY_INSTANCES_PER_NODE)"
+        )
+
+    async def _grow(self, function: _Function, spec: FunctionSpec, *, force: bool = False) -> None:
+        """Start instances of the function while it needs more and a node has room."""
+        settings = self._settings.executor
+        while force or should_grow(
+            running=function.running,
+            waiting=function.waiting,
+            ready=len(function.ready),
+            starting=len(function.starting),
+            capacity=settings.ray_calls_per_instance,
+            limit=settings.ray_instances_per_function,
+        ):
+            force = False
+            node = await self._room_for(function)
+            if node is None:
+                return
+            function.starting[node] = self._spawn(self._start(function, spec, node))
+
+    async def _room_for(self, function: _Function) -> str | None:
+        """A node for a new instance of `function`, making room on a full one if need be."""
+        if time.monotonic() - self._nodes_read > timings.RAY_NODES_MAX_AGE_SECONDS:
+            await self._refresh_nodes()
+        hosting = function.hosting()
+        limit = self._settings.executor.ray_instances_per_node
+        counts = self._node_instances()
+        node = pick_node(
+            self._nodes, hosting=hosting, instances=counts, limit=limit, failed=function.failed_on
+        )
+        if node is not None:
+            return node
+        idle = evictable(self.instances(), nodes=self._nodes, hosting=hosting)
+        if idle is None:
+            return None
+        await self._retire(idle)
+        return idle.node_id
+
+    async def _start(self, function: _Function, spec: FunctionSpec, node: str) -> None:
+        try:
+            function.ready.append(await self._launch(spec, node))
+            function.failed_on.discard(node)
+        except Exception as error:
+            failure = (
+                error
+                if isinstance(error, InstanceFailed)
+                else InstanceFailed(f"fnhost could not start the function's instance: {error}")
+            )
+            function.failure = failure
+            function.failures += 1
+            function.failed_on.add(node)
+            logger.warning(
+                "instance of function %d did not start on node %s: %s",
+                spec.function_id,
+                node,
+                failure.message,
+                extra={"action": "instance_failed", "node": node},
+            )
+        finally:
+            del function.starting[node]
+            function.notify()
+
+    async def _launch(self, spec: FunctionSpec, node: str) -> Placed:
+        """Create an instance actor on `node` and wait until its zygote is ready."""
+        code = await self._code_ref(spec.code_digest)
+        settings = self._settings
+        guard = (
+            settings.builds.environment_build_timeout_seconds
+            + settings.calls.instance_start_timeout_seconds
+            + settings.executor.ray_call_guard_seconds
+        )
+        started_at = time.monotonic()
+        actor = InstanceActor.create(node, settings)
+        try:
+            async with asyncio.timeout(guard):
+                started = await actor.start(spec, code)
+        except TimeoutError:
+            actor.kill()
+            raise InstanceFailed(
+                f"The function's instance on Ray node {node} did not start within {guard} s"
+            ) from None
+        except RayTaskError as error:  # fnhost's own code failed on the node
+            actor.kill()
+            raise InstanceFailed(
+                f"fnhost could not start the function's instance on Ray node {node}: "
+                f"{error.cause!r}",
+                trace=str(error),
+            ) from None
+        except RayError as error:
+            actor.kill()
+            where = "its node was lost" if not await self._node_alive(node) else "it died"
+            raise InstanceFailed(
+                f"The function's instance on Ray node {node} could not start: {where}",
+                trace=str(error),
+            ) from None
+        if isinstance(started, StartFailed):
+            actor.kill()
+            raise InstanceFailed(started.message, started.trace)
+        logger.info(
+            "instance of function %d started on node %s in %.2f s",
+            spec.function_id,
+            node,
+            time.monotonic() - started_at,
+            extra={"action": "instance_started", "function_id": spec.function_id, "node": node},
+        )
+        return Placed(actor, spec.function_id, started.node_id, started.pid)
+
+    async def _code_ref(self, digest: str) -> "ray.ObjectRef[bytes]":
+        """The version's code zip in the object store, put there once."""
+        task = self._code.get(digest)
+        if task is None or (task.done() and task.exception() is not None):
+            task = self._code[digest] = asyncio.create_task(
+                asyncio.to_thread(lambda: cluster.put(self._read_code(digest)))
+            )
+        try:
+            return await asyncio.shield(task)
+        except Exception as error:
+            raise InstanceFailed(f"The function's code could not be read: {error}") from None
+
+    async def _call(
+        self, function: _Function, placed: Placed, job: CallJob, log: LogSink
+    ) -> CallEnd:
+        """Hand the call to its instance once, then follow it to its end."""
+        calls = self._settings.calls
+        deadline = (
+            job.timeout_seconds
+            + calls.instance_start_timeout_seconds
+            + self._settings.executor.ray_call_guard_seconds
+        )
+        try:
+            async with asyncio.timeout(deadline):
+                try:
+                    progress = await placed.actor.invoke(job, placed.take_acks())
+                except ActorUnavailableError:
+                    progress = await self._follow(placed, job.call_id)
+                while True:
+                    for timestamp, line in progress.lines:
+                        log(timestamp, line)
+                    if progress.never_ran:
+                        return CallEnd.failed(
+                            "The call could not be handed to its instance on "
+                            f"Ray node {placed.node_id}; it did not run",
+                            at=clock.now_ms(),
+                        )
+                    if progress.outcome is not None:
+                        placed.acked.append(job.call_id)
+                        return progress.outcome
+                    progress = await self._follow(placed, job.call_id)
+        except TimeoutError:
+            self._drop(function, placed)
+            return CallEnd.failed(
+                f"The call's instance on Ray node {placed.node_id} did not report "
+                f"its end within {deadline} s (its node may be hung or cut off); the instance "
+                "was stopped and the call was not re-run",
+                at=clock.now_ms(),
+            )
+        except RayActorError as error:
+            self._drop(function, placed)
+            return CallEnd.failed(await self._lost(placed), trace=str(error), at=clock.now_ms())
+
+    async def _follow(self, placed: Placed, call_id: int) -> Progress:
+        """The call's next report; an instance Ray reports unreachable (it may come back) is
+        asked again until it answers or is declared dead."""
+        while True:
+            try:
+                return await placed.actor.follow(call_id, placed.take_acks())
+            except ActorUnavailableError:
+                await asyncio.sleep(timings.RAY_UNREACHABLE_RETRY_SECONDS)
+
+    async def _lost(self, placed: Placed) -> str:
+        """Why a call's instance is gone: its node, or only its worker process."""
+        if not await self._node_alive(placed.node_id):
+            self._forget_node(placed.node_id)
+            return (
+                f"The node running this call was lost (Ray node {placed.node_id}); "
+                "the call was not re-run"
+            )
+        return (
+            f"The instance running this call was lost (its Ray worker on node "
+            f"{placed.node_id} died); the call was not re-run"
+        )
+
+    async def _node_alive(self, node: str) -> bool:
+        await self._refresh_nodes()
+        return node in self._nodes
+
+    async def _refresh_nodes(self) -> None:
+        self._nodes = await asyncio.to_thread(cluster.instance_nodes)
+        self._nodes_read = time.monotonic()
+
+    def _forget_node(self, node: str) -> None:
+        """Drop every instance on a node that is gone (their calls fail as they notice)."""
+        for function in self._functions.values():
+            for placed in [p for p in function.ready if p.node_id == node]:
+                self._drop(function, placed)
+
+    def _drop(self, function: _Function, placed: Placed) -> None:
+        """Forget an instance that is lost or hung, and make sure it is dead."""
+        if placed in function.ready:
+            function.ready.remove(placed)
+            function.notify()
+        with contextlib.suppress(RayError, ValueError):
+            placed.actor.kill()
+
+    async def _retire(self, placed: Placed) -> None:
+        """Stop an idle instance cleanly (its zygote, its uid), then end its actor."""
+        for function in self._functions.values():
+            if placed in function.ready:
+                function.ready.remove(placed)
+        with contextlib.suppress(RayError, TimeoutError):
+            await asyncio.wait_for(placed.actor.stop(), timings.RAY_INSTANCE_STOP_SECONDS)
+        with contextlib.suppress(RayError, ValueError):
+            placed.actor.kill()
+
+    def _node_calls(self) -> dict[str, int]:
+        calls: dict[str, int] = {}
+        for placed in self.instances():
+            calls[placed.node_id] = calls.get(placed.node_id, 0) + placed.running
+        return calls
+
+    def _node_instances(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for function in self._functions.values():
+            for node in function.hosting():
+                counts[node] = counts.get(node, 0) + 1
+        return counts
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _ensure_reaper(self) -> None:
+        if self._reaper is None:
+            self._reaper = asyncio.create_task(self._reap())
+
+    async def _reap(self) -> None:
+        """Until cancelled: retire idle instances, drop those of lost nodes, and let go of
+        code no instance needs."""
+        while True:
+            await asyncio.sleep(timings.INSTANCE_REAP_SECONDS)
+            try:
+                await self._reap_once()
+            except Exception:  # the cluster may be unreachable for a while: try again later
+                logger.exception("reaping instances failed", extra={"action": "reap_failed"})
+
+    async def _reap_once(self) -> None:
+        await self._refresh_nodes()
+        idle_for = self._settings.calls.instance_idle_seconds
+        now = time.monotonic()
+        for version, function in list(self._functions.items()):
+            for placed in list(function.ready):
+                if placed.node_id not in self._nodes:
+                    self._drop(function, placed)
+                elif not placed.running and now - placed.last_used > idle_for:
+                    await self._retire(placed)
+            if not function.ready and not function.starting and not function.waiting:
+                del self._functions[version]
+        needed = {digest for _, digest in self._functions}
+        for digest in set(self._code) - needed:
+            del self._code[digest]
+
+    async def close(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*(self._retire(placed) for placed in self.instances()))
+        self._functions.clear()
+        self._code.clear()
+        if self._connected:
+            cluster.disconnect()
