@@ -13,6 +13,7 @@ reaches the caller instead of one of fnhost's.
 """
 
 import logging
+import time
 import urllib.parse
 import uuid
 from collections.abc import AsyncIterator, Iterable
@@ -20,9 +21,9 @@ from collections.abc import AsyncIterator, Iterable
 import httpx
 from starlette.requests import Request
 from starlette.routing import BaseRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fnhost import errors
+from fnhost import errors, log_context, metrics
 from fnhost.api.deps import bearer_token
 from fnhost.api.errors import error_response, status_of
 from fnhost.services import identity
@@ -32,6 +33,8 @@ from fnhost.settings import UpstreamSettings
 logger = logging.getLogger(__name__)
 
 PROJECTS = "/api/v1/projects/"
+# The route forwarded requests are counted under in the HTTP requests metric.
+UPSTREAM_ROUTE = PROJECTS + "{project}/* (upstream CDF)"
 
 # Hop-by-hop headers (RFC 9110, 7.6.1) belong to one connection, not to the message.
 _HOP_BY_HOP = frozenset(
@@ -243,6 +246,24 @@ class Gateway:
         if project is None:
             await self.app(scope, receive, send)
             return
+        log_context.bind(project=project)
+        started = time.perf_counter()
+        status = 500  # an exception escaping here is answered 500 by the error handler
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self._serve(project, scope, receive, send_noting_status)
+        finally:
+            metrics.HTTP_REQUESTS.labels(scope["method"], UPSTREAM_ROUTE, str(status)).observe(
+                time.perf_counter() - started
+            )
+
+    async def _serve(self, project: str, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             base_url = self.platform.settings.upstream.url_for(project)
             if base_url is None:

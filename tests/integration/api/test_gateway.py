@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from fnhost.api.gateway import UPSTREAM_ROUTE
 from fnhost.services.identity import NOT_FORWARDED
 from tests import identity_provider, upstream_cdf
 from tests.identity_provider import IdentityProvider
@@ -184,6 +186,28 @@ async def test_each_project_goes_to_its_own_upstream(
     )
     assert response.status_code == 502
     assert "could not be reached" in response.json()["error"]["message"]
+
+
+async def test_forwarded_requests_are_counted_by_status(
+    app: InProcess, provider: IdentityProvider
+) -> None:
+    def count(text: str, status: str) -> float:
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "fnhost_http_request_duration_seconds_count"
+            and sample.labels == {"method": "POST", "route": UPSTREAM_ROUTE, "status": status}
+        )
+
+    before = (await app.http.get("/metrics")).text
+    auth = app.auth(provider.token())
+    await app.http.post(f"{P}/timeseries/list", json={}, headers=auth)
+    await app.http.post(f"{P}/timeseries/byids", json={}, headers=auth)
+    await app.http.post(f"{P}/timeseries/list", json={})  # the admin's token: refused
+    after = (await app.http.get("/metrics")).text
+    for status, requests in (("200", 1), ("403", 2)):
+        assert count(after, status) - count(before, status) == requests
 
 
 async def test_without_an_upstream_forwarded_paths_are_a_404_saying_why(tmp_path: Path) -> None:
