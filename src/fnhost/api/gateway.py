@@ -50,8 +50,9 @@ _HOP_BY_HOP = frozenset(
     }
 )
 # Also not forwarded: the host (the upstream's is set), `expect` (fnhost's server already
-# answered it), and credentials: only the verified bearer token goes, never a cookie.
-_NOT_FORWARDED = _HOP_BY_HOP | {b"host", b"expect", b"authorization", b"cookie"}
+# answered it), and credentials: only the verified bearer token goes, never a cookie or a
+# (legacy CDF) API key.
+_NOT_FORWARDED = _HOP_BY_HOP | {b"host", b"expect", b"authorization", b"cookie", b"api-key"}
 # Not passed back: cookies of the upstream's (the caller talks to fnhost's origin), and the
 # date and server headers fnhost's HTTP server sets itself.
 _NOT_PASSED_BACK = _HOP_BY_HOP | {b"set-cookie", b"date", b"server"}

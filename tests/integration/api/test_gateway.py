@@ -69,6 +69,7 @@ async def test_a_forwarded_request_keeps_its_method_path_query_body_and_cdf_head
             "Accept-Encoding": "gzip",
             "x-cdp-app": "gateway-tests",
             "Cookie": "console=fnhost-session",
+            "api-key": "legacy",
             "Connection": "x-hop",
             "x-hop": "1",
         },
@@ -84,7 +85,7 @@ async def test_a_forwarded_request_keeps_its_method_path_query_body_and_cdf_head
     assert seen.header("content-encoding") == ["gzip"]
     assert seen.header("x-cdp-app") == ["gateway-tests"]
     assert seen.header("authorization") == [f"Bearer {token}"]
-    assert seen.header("cookie") == [] and seen.header("x-hop") == []
+    assert seen.header("cookie") == seen.header("api-key") == seen.header("x-hop") == []
     assert response.status_code == 201
     assert response.headers.get_list("x-request-id") == [f"upstream-{len(upstream.requests)}"]
     assert response.headers["content-encoding"] == "gzip"  # the upstream's, passed as it is
