@@ -4,7 +4,7 @@ sealed, and lend each call a token of the provider (kept and renewed), or none."
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -80,31 +80,34 @@ async def test_a_client_credentials_session_lends_its_calls_a_kept_token(
         assert asked(provider) == before + 1  # the session's check; its token served all three
 
 
-async def test_a_token_that_would_run_out_during_a_call_is_renewed_before(
-    tmp_path: Path, provider: IdentityProvider
-) -> None:
-    # Calls may run an hour: the provider's hour-long tokens never last a whole call from now.
+@pytest.fixture
+async def hour_long_calls(tmp_path: Path, provider: IdentityProvider) -> AsyncIterator[InProcess]:
+    """Calls may run an hour: the provider's hour-long tokens never last a whole call from now."""
     more = settings(tmp_path, provider, call_timeout_seconds=3600)
     async with in_process(tmp_path / "data", **more) as app:
-        record = await session(app, {"clientId": CLIENT_ID, "clientSecret": SECRET})
-        before = asked(provider)
-        for _ in range(2):
-            await identity.upstream_call_token(app.platform, session=record)
-        assert asked(provider) == before + 2
+        yield app
+
+
+async def test_a_token_that_would_run_out_during_a_call_is_renewed_before(
+    hour_long_calls: InProcess, provider: IdentityProvider
+) -> None:
+    record = await session(hour_long_calls, {"clientId": CLIENT_ID, "clientSecret": SECRET})
+    before = asked(provider)
+    for _ in range(2):
+        await identity.upstream_call_token(hour_long_calls.platform, session=record)
+    assert asked(provider) == before + 2
 
 
 async def test_a_client_the_provider_refuses_now_fails_the_call_saying_so(
-    tmp_path: Path, provider: IdentityProvider
+    hour_long_calls: InProcess, provider: IdentityProvider
 ) -> None:
-    more = settings(tmp_path, provider, call_timeout_seconds=3600)
-    async with in_process(tmp_path / "data", **more) as app:
-        record = await session(app, {"clientId": CLIENT_ID, "clientSecret": SECRET})
-        client = provider.clients.pop(CLIENT_ID)
-        try:
-            with pytest.raises(identity.SessionUnusable) as refused:
-                await identity.upstream_call_token(app.platform, session=record)
-        finally:
-            provider.clients[CLIENT_ID] = client
+    record = await session(hour_long_calls, {"clientId": CLIENT_ID, "clientSecret": SECRET})
+    client = provider.clients.pop(CLIENT_ID)
+    try:
+        with pytest.raises(identity.SessionUnusable) as refused:
+            await identity.upstream_call_token(hour_long_calls.platform, session=record)
+    finally:
+        provider.clients[CLIENT_ID] = client
     assert refused.value.message == (
         f"The call's session (id {record.id}) could not get a token from the identity provider: "
         f"The identity provider refused the client credentials of {CLIENT_ID!r} (HTTP 401)"
