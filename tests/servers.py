@@ -9,9 +9,13 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +33,18 @@ def own_uid_base() -> str:
     """Sandbox uids for one server of its own: servers running at once on this machine must not
     share uids (the per-uid process limit would count one server's calls against another's)."""
     return str(random.randrange(1_000_000_000, 2_000_000_000, 100_000))
+
+
+@contextmanager
+def stand_in(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A stand-in HTTP service on a free port of 127.0.0.1 while in the block; its URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def free_port() -> int:

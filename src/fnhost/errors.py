@@ -50,3 +50,11 @@ class PayloadTooLarge(FnhostError):
 
 class TooManyRequests(FnhostError):
     """Too many calls are running or waiting; try again later."""
+
+
+class BadGateway(FnhostError):
+    """The upstream CDF could not be reached."""
+
+
+class GatewayTimeout(FnhostError):
+    """The upstream CDF did not answer in time."""

@@ -4,11 +4,13 @@ They are grouped by concern (`settings.calls.call_timeout_seconds`); each field 
 its variable (`FNHOST_CALL_TIMEOUT_SECONDS`), so a setting is found by grepping either.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fnhost.layout import DataDir
@@ -414,6 +416,78 @@ class ConsoleSettings(_Group):
     )
 
 
+def _upstream_url(url: str) -> str:
+    """A base URL the caller's tokens may be sent to: https, or http only to this machine."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{url!r} is not an http(s) URL such as https://api.cognitedata.com")
+    if parts.query or parts.fragment:
+        raise ValueError(f"{url!r}: a base URL takes no query or fragment")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ValueError(
+            f"{url!r}: bearer tokens are forwarded only over https (http only to this machine)"
+        )
+    return url.rstrip("/")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is this machine for certain: localhost or a loopback address."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
+
+
+class UpstreamSettings(_Group):
+    """The upstream CDF: where requests fnhost does not serve itself are forwarded."""
+
+    upstream_url: str | None = Field(
+        None,
+        description="Base URL of the CDF cluster (e.g. https://westeurope-1.cognitedata.com) "
+        "that requests under /api/v1/projects/{project}/ for resources fnhost does not serve "
+        "are forwarded to, with the caller's own OIDC token. Unset: they are a 404.",
+    )
+    upstream_project_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description='Upstreams of single projects, as JSON, e.g. {"demo": '
+        '"https://westeurope-1.cognitedata.com"}; other projects use FNHOST_UPSTREAM_URL.',
+    )
+    upstream_connect_timeout_seconds: float = Field(
+        10.0, gt=0, description="Longest wait for a connection to the upstream CDF."
+    )
+    upstream_timeout_seconds: float = Field(
+        120.0,
+        gt=0,
+        description="Longest the upstream CDF may take to accept or send the next bytes of a "
+        "forwarded request or its response.",
+    )
+    upstream_request_max_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body forwarded to the upstream CDF (as sent, gzip or not).",
+    )
+
+    @field_validator("upstream_url")
+    @classmethod
+    def _valid_url(cls, value: str | None) -> str | None:
+        return None if value is None else _upstream_url(value)
+
+    @field_validator("upstream_project_urls")
+    @classmethod
+    def _valid_project_urls(cls, value: dict[str, str]) -> dict[str, str]:
+        return {project: _upstream_url(url) for project, url in value.items()}
+
+    @property
+    def configured(self) -> bool:
+        return self.upstream_url is not None or bool(self.upstream_project_urls)
+
+    def url_for(self, project: str) -> str | None:
+        """The base URL of `project`'s upstream CDF; None when it has none."""
+        return self.upstream_project_urls.get(project, self.upstream_url)
+
+
 class Settings(BaseModel):
     """Every knob of an fnhost server, by concern. Built once at start, never changed."""
 
@@ -429,6 +503,16 @@ class Settings(BaseModel):
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     logs: LogSettings = Field(default_factory=LogSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    upstream: UpstreamSettings = Field(default_factory=UpstreamSettings)
+
+    @model_validator(mode="after")
+    def _upstream_needs_oidc(self) -> "Settings":
+        if self.upstream.configured and self.identity.oidc_config is None:
+            raise ValueError(
+                "FNHOST_UPSTREAM_URL (or FNHOST_UPSTREAM_PROJECT_URLS) needs FNHOST_OIDC_CONFIG: "
+                "only tokens of a trusted OIDC issuer are forwarded to the upstream CDF"
+            )
+        return self
 
     @classmethod
     def load(cls, **overrides: Any) -> "Settings":

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sqlalchemy import Connection, select
 
@@ -57,12 +58,15 @@ async def in_process(data_dir: Path, **settings: Any) -> AsyncIterator[InProcess
     ) as platform:
         await tokens_service.register_admin(platform, token=ADMIN_TOKEN)
         app = create_app(platform)
-        async with httpx.AsyncClient(
-            # Server errors come back as 500 responses, as they would over the network.
-            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
-            base_url="http://testserver",
-            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-        ) as http:
+        async with (
+            LifespanManager(app),
+            httpx.AsyncClient(
+                # Server errors come back as 500 responses, as they would over the network.
+                transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+                base_url="http://testserver",
+                headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            ) as http,
+        ):
             yield InProcess(platform, app, http)
 
 

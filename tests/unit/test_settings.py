@@ -1,5 +1,6 @@
 """Settings are grouped by concern, yet each is still read from its own FNHOST_ variable."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,38 @@ def test_the_ray_executor_needs_the_cluster_address(monkeypatch: pytest.MonkeyPa
     with pytest.raises(ValidationError, match="FNHOST_EXECUTOR=ray needs FNHOST_RAY_ADDRESS"):
         Settings.load()
     assert Settings.load(ray_address="10.0.0.5:6379").executor.executor == "ray"
+
+
+def test_each_project_has_its_upstream_or_the_default_one() -> None:
+    settings = Settings.load(
+        upstream_url="https://westeurope-1.cognitedata.com/",
+        upstream_project_urls={"local": "http://127.0.0.1:9000"},
+        oidc_config="oidc.toml",
+    )
+
+    assert settings.upstream.url_for("local") == "http://127.0.0.1:9000"
+    assert settings.upstream.url_for("other") == "https://westeurope-1.cognitedata.com"
+    assert Settings.load().upstream.url_for("other") is None
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://cdf.example.com", "only over https"),
+        ("ftp://cdf.example.com", "not an http(s) URL"),
+        ("cdf.example.com", "not an http(s) URL"),
+        ("https://cdf.example.com/?project=x", "no query"),
+    ],
+)
+def test_an_upstream_url_that_could_leak_tokens_or_is_no_base_url_is_refused(
+    url: str, reason: str
+) -> None:
+    with pytest.raises(ValidationError, match=re.escape(reason)):
+        Settings.load(upstream_url=url, oidc_config="oidc.toml")
+    with pytest.raises(ValidationError, match=re.escape(reason)):
+        Settings.load(upstream_project_urls={"p": url}, oidc_config="oidc.toml")
+
+
+def test_an_upstream_without_an_oidc_issuer_is_refused() -> None:
+    with pytest.raises(ValidationError, match=r"FNHOST_UPSTREAM_URL .* needs FNHOST_OIDC_CONFIG"):
+        Settings.load(upstream_url="https://westeurope-1.cognitedata.com")

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from starlette.responses import RedirectResponse
 
 import fnhost
-from fnhost.api import errors, openapi
+from fnhost.api import errors, gateway, openapi
 from fnhost.api.middleware import BodyLimit, RequestIdAndBody
 from fnhost.api.routes import (
     calls,
@@ -39,6 +39,7 @@ class _Api(FastAPI):
 
 def create_app(platform: Platform, *, background: Sequence[BackgroundTask] = ()) -> FastAPI:
     """The HTTP API over `platform`; `background` tasks run for the app's lifetime."""
+    forwarder = gateway.Forwarder(platform.settings.upstream)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -49,6 +50,7 @@ def create_app(platform: Platform, *, background: Sequence[BackgroundTask] = ())
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await forwarder.aclose()
 
     app = _Api(
         title="fnhost",
@@ -101,5 +103,12 @@ def create_app(platform: Platform, *, background: Sequence[BackgroundTask] = ())
                 settings.builds.upload_max_bytes, "FNHOST_UPLOAD_MAX_BYTES"
             )
         },
+    )
+    # Added last, so outermost: what it forwards meets none of the layers above.
+    app.add_middleware(
+        gateway.Gateway,
+        platform=platform,
+        forwarder=forwarder,
+        local=gateway.local_resources(app.routes),
     )
     return app

@@ -21,6 +21,8 @@ STATUS: dict[type[errors.FnhostError], int] = {
     errors.Forbidden: 403,
     errors.PayloadTooLarge: 413,
     errors.TooManyRequests: 429,
+    errors.BadGateway: 502,
+    errors.GatewayTimeout: 504,
 }
 # How long a refused caller should wait before trying again (clients such as the SDK back off
 # on their own; this is for the others).

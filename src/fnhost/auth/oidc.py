@@ -1,11 +1,8 @@
 """OIDC bearer tokens: JWTs verified against a trusted issuer's published keys (JWKS)."""
 
 import asyncio
-import json
 import logging
 import time
-import urllib.error
-import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,8 +11,10 @@ from typing import Any
 import jwt
 
 from fnhost import errors
+from fnhost.auth.client_tokens import ClientTokens
+from fnhost.auth.idp_http import fetch_json
 from fnhost.auth.oidc_config import Issuer, OidcConfig
-from fnhost.auth.principal import Principal
+from fnhost.auth.principal import IssuerToken, Principal
 
 logger = logging.getLogger(__name__)
 
@@ -28,11 +27,6 @@ class OidcTimings:
     jwks_min_refresh_seconds: float
     leeway_seconds: float
     http_timeout_seconds: float
-
-
-def _fetch(request: urllib.request.Request, timeout: float) -> Any:
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        return json.loads(response.read())
 
 
 class JwksCache:
@@ -74,7 +68,7 @@ class JwksCache:
     async def _refresh(self) -> None:
         request = urllib.request.Request(self._url, headers={"Accept": "application/json"})
         try:
-            raw = await asyncio.to_thread(_fetch, request, self._timings.http_timeout_seconds)
+            raw = await fetch_json(request, timeout_seconds=self._timings.http_timeout_seconds)
             keys = jwt.PyJWKSet.from_dict(raw).keys
         except (OSError, ValueError, jwt.PyJWKSetError) as error:
             logger.warning(
@@ -97,6 +91,11 @@ class OidcVerifier:
         self._jwks = {
             issuer.issuer: JwksCache(issuer.jwks_url, timings) for issuer in config.issuers
         }
+        self._client_tokens = ClientTokens(
+            config.token_issuer,
+            verify=self.verify,
+            http_timeout_seconds=timings.http_timeout_seconds,
+        )
 
     async def verify(self, token: str) -> Principal:
         """The principal of a valid token: signature, alg, exp, nbf, iss and aud checked."""
@@ -129,43 +128,24 @@ class OidcVerifier:
             )
         except jwt.PyJWTError as error:
             raise errors.Unauthenticated(f"Invalid token: {error}") from error
-        return Principal(str(claims["sub"]), issuer.grants(_groups(claims, issuer)))
+        return Principal(
+            str(claims["sub"]),
+            issuer.grants(_groups(claims, issuer)),
+            issuer_token=IssuerToken(token, expires_ms=int(claims["exp"]) * 1000),
+        )
 
     async def exchange_client_credentials(self, client_id: str, client_secret: str) -> Principal:
         """Ask the configured token endpoint for a token of this client, and verify it."""
-        issuer = self._config.token_issuer
-        if issuer is None or issuer.token_url is None:
-            raise errors.InvalidInput(
-                f"Unknown client {client_id!r}: it is not registered with fnhost "
-                "(fnhost client create) and no OIDC issuer has a token_url"
-            )
-        form = {
-            "grant_type": "client_credentials",
-            "client_id": client_id,
-            "client_secret": client_secret,
-        }
-        if issuer.scopes:
-            form["scope"] = " ".join(issuer.scopes)
-        request = urllib.request.Request(
-            issuer.token_url,
-            data=urllib.parse.urlencode(form).encode(),
-            headers={"Accept": "application/json"},
+        return await self._client_tokens.check(client_id, client_secret)
+
+    async def client_token(
+        self, client_id: str, client_secret: str, *, valid_for_seconds: float
+    ) -> str:
+        """A token of this client from the token endpoint, valid `valid_for_seconds` more when
+        the provider's tokens last that long; kept and reused while they do."""
+        return await self._client_tokens.token(
+            client_id, client_secret, valid_for_seconds=valid_for_seconds
         )
-        try:
-            answer = await asyncio.to_thread(_fetch, request, self._timings.http_timeout_seconds)
-        except urllib.error.HTTPError as error:
-            raise errors.InvalidInput(
-                f"The identity provider refused the client credentials of {client_id!r} "
-                f"(HTTP {error.code})"
-            ) from error
-        except (OSError, ValueError) as error:
-            raise errors.InvalidInput(
-                f"The identity provider's token endpoint could not be reached: {error}"
-            ) from error
-        access_token = answer.get("access_token") if isinstance(answer, dict) else None
-        if not isinstance(access_token, str):
-            raise errors.InvalidInput("The identity provider's answer held no access_token")
-        return await self.verify(access_token)
 
 
 def _groups(claims: dict[str, Any], issuer: Issuer) -> list[str]:

@@ -1,6 +1,6 @@
 """The authenticated caller of a request."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -15,12 +15,23 @@ class Grant:
 
 
 @dataclass(frozen=True)
+class IssuerToken:
+    """The identity provider's JWT a caller authenticated with: the one credential fnhost may
+    pass on to the upstream CDF (never shown: no repr)."""
+
+    token: str = field(repr=False)
+    expires_ms: int
+
+
+@dataclass(frozen=True)
 class Principal:
     """A subject and its grants; an OIDC user may hold different capabilities per project."""
 
     subject: str
     grants: tuple[Grant, ...]
     session_id: int | None = None
+    # Set when the caller authenticated with a JWT of a trusted issuer.
+    issuer_token: IssuerToken | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def of(

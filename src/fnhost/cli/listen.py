@@ -1,13 +1,11 @@
 """How `fnhost serve` listens: HTTPS when given a certificate, forwarded headers believed from
 trusted proxies only, and a loud warning when tokens would cross a network in clear text."""
 
-import ipaddress
-
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from fnhost.settings import ServerSettings
+from fnhost.settings import ServerSettings, is_loopback
 
 
 class ForwardedHeaders(ProxyHeadersMiddleware):
@@ -55,7 +53,7 @@ def config(app: ASGIApp, server: ServerSettings) -> uvicorn.Config:
 
 def plain_http_warning(server: ServerSettings) -> str | None:
     """What to say when the server listens beyond this machine without TLS; None when not."""
-    if server.tls or _loopback(server.host):
+    if server.tls or is_loopback(server.host):
         return None
     return (
         f"fnhost listens on {server.host}:{server.port} over plain HTTP: bearer tokens and "
@@ -63,12 +61,3 @@ def plain_http_warning(server: ServerSettings) -> str | None:
         "and FNHOST_TLS_KEY_FILE), or listen on 127.0.0.1 behind a TLS-terminating proxy "
         "(README: Exposing fnhost)."
     )
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:  # a host name: it may resolve to anything
-        return False

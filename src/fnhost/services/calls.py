@@ -12,7 +12,7 @@ from fnhost import clock, errors, timings
 from fnhost.auth.principal import Principal
 from fnhost.lifecycle import CallEnd, CallState, FunctionStatus
 from fnhost.schemas.calls import CallCreate, CallError, CallFilter, CallRead, CallResponse, LogEntry
-from fnhost.services import cursors, dispatch, endings, sessions
+from fnhost.services import cursors, dispatch, endings, identity, sessions
 from fnhost.services.capacity import Capacity
 from fnhost.services.jobs import CallStarter
 from fnhost.services.platform import Platform
@@ -98,6 +98,7 @@ async def create(
     # A slot of this process's dispatcher, taken now so the call can be stored as running.
     slot = starter if starter is not None and starter.reserve() else None
     ttl = session_ttl(platform.settings)
+    caller = identity.caller_identity(platform, principal)
     watching: list[tuple[int, asyncio.Future[CallEnd]]] = []
 
     def store(tx: Tx) -> _Stored:
@@ -116,7 +117,7 @@ async def create(
         if refusal := capacity.refusal(project, function_id):
             raise errors.TooManyRequests(refusal)
         session = sessions.bind_or_capture(
-            tx, project=project, nonce=body.nonce, principal=principal, ttl=ttl
+            tx, project=project, nonce=body.nonce, caller=caller, ttl=ttl
         )
         runs_now = slot is not None and function.status == FunctionStatus.READY
         call = calls_store.insert_one(
@@ -179,6 +180,7 @@ async def _start(platform: Platform, slot: CallStarter, stored: _Stored) -> None
     """Run a call stored as running in the dispatcher's reserved slot, or end it failed."""
     try:
         job = dispatch.call_job(platform, stored.call, stored.function, stored.session)
+        job = await dispatch.with_upstream_token(platform, job, stored.session)
     except dispatch.Unstartable as error:
         slot.release()
         failed = CallEnd.failed(error.message, at=clock.now_ms())

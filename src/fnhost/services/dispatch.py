@@ -1,6 +1,8 @@
 """Calls as the dispatcher sees them: claim queued ones, record logs, recover the calls of
 dispatchers that are gone."""
 
+import asyncio
+import dataclasses
 import logging
 import os
 import socket
@@ -98,23 +100,64 @@ def call_job(
     )
 
 
+async def with_upstream_token(
+    platform: Platform, job: CallJob, session: SessionRecord | None
+) -> CallJob:
+    """`job` acting with its session's identity provider token instead of fnhost's call token,
+    when it acts upstream (identity.acts_upstream); Unstartable when it can get none."""
+    if session is None or not _acts_upstream(platform, job, session):
+        return job
+    try:
+        token = await identity.upstream_call_token(platform, session=session)
+    except identity.SessionUnusable as error:
+        raise Unstartable(error.message) from None
+    return dataclasses.replace(job, token=token)
+
+
 async def claim(platform: Platform, *, limit: int, claimant: str) -> list[CallJob]:
     """Claim up to `limit` runnable calls; calls that cannot start end here, failed."""
 
-    def unit(tx: Tx) -> tuple[list[CallJob], list[endings.Ended]]:
-        jobs: list[CallJob] = []
+    def unit(tx: Tx) -> tuple[list[tuple[CallJob, SessionRecord | None]], list[endings.Ended]]:
+        jobs: list[tuple[CallJob, SessionRecord | None]] = []
         unstartable: list[endings.Ended] = []
         for claimed in calls_store.claim_queued(tx, limit=limit, claimant=claimant):
             try:
-                jobs.append(call_job(platform, claimed.call, claimed.function, claimed.session))
+                job = call_job(platform, claimed.call, claimed.function, claimed.session)
             except Unstartable as error:
                 failed = CallEnd.failed(error.message, at=clock.now_ms())
                 unstartable.append(endings.end_in(tx, call_ids=[claimed.call.id], end=failed))
+            else:
+                jobs.append((job, claimed.session))
         return jobs, unstartable
 
-    jobs, unstartable = await platform.db.run_write(unit)
+    claimed, unstartable = await platform.db.run_write(unit)
     endings.announce(platform, *unstartable)
+    jobs = [job for job, session in claimed if not _acts_upstream(platform, job, session)]
+    upstream = [
+        (job, session) for job, session in claimed if _acts_upstream(platform, job, session)
+    ]
+    if upstream:
+        # Fetched outside the transaction (a unit must not wait on the network), at once for
+        # the calls of different clients.
+        fetched = await asyncio.gather(*(_upstream_job(platform, *pair) for pair in upstream))
+        jobs += [job for job in fetched if job is not None]
     return jobs
+
+
+def _acts_upstream(platform: Platform, job: CallJob, session: SessionRecord | None) -> bool:
+    return identity.acts_upstream(platform, project=job.project, session=session)
+
+
+async def _upstream_job(
+    platform: Platform, job: CallJob, session: SessionRecord | None
+) -> CallJob | None:
+    """`with_upstream_token`, or None once a call that cannot get its token has ended failed."""
+    try:
+        return await with_upstream_token(platform, job, session)
+    except Unstartable as error:
+        failed = CallEnd.failed(error.message, at=clock.now_ms())
+        await endings.end(platform, call_ids=[job.call_id], end=failed)
+        return None
 
 
 async def end_calls_of_failed_deploys(platform: Platform) -> None:

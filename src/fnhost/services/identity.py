@@ -5,7 +5,10 @@
 - client credentials (a session's `clientId`/`clientSecret`, the token endpoint): a client
   registered with fnhost, else the OIDC issuer's token endpoint;
 - a session, for as long as it is usable: the identity a call or schedule acts with, and the
-  token minted for each of its calls.
+  token minted for each of its calls;
+- what may leave fnhost for the upstream CDF: only tokens of a trusted OIDC issuer, the
+  caller's own, or those a session gets for its calls with the identity provider's credentials
+  it keeps sealed.
 """
 
 import hmac
@@ -16,6 +19,7 @@ from functools import partial
 from fnhost import clock, errors, timings
 from fnhost.auth import call_tokens, capabilities, tokens
 from fnhost.auth.principal import Principal
+from fnhost.auth.secrets_box import SecretsUnreadable
 from fnhost.schemas.sessions import ProjectAccess, TokenInspection
 from fnhost.services import projects as projects_service
 from fnhost.services.platform import Platform
@@ -34,6 +38,14 @@ CLIENT = "client"
 
 USABLE = ("READY", "ACTIVE")
 
+MISSING_TOKEN = "Missing bearer token: send 'Authorization: Bearer <token>'"
+NOT_FORWARDED = (
+    "Only tokens of a trusted OIDC issuer are forwarded to the upstream CDF; fnhost's own "
+    "tokens (the admin token, issued and client tokens, a call's token) never leave fnhost. "
+    "A function's client acts upstream when its session was created with the identity "
+    "provider's client credentials, or with a token of the provider (tokenExchange)."
+)
+
 
 class SessionUnusable(errors.InvalidInput):
     """The session of this call or schedule can no longer be used."""
@@ -45,10 +57,19 @@ class AccessToken:
     expires_in: int
 
 
+@dataclass(frozen=True)
+class Captured:
+    """An identity as a session captures it: the principal, and, sealed, what its calls act
+    with upstream (None: an identity of fnhost's own, which never leaves fnhost)."""
+
+    principal: Principal
+    upstream_sealed: str | None = None
+
+
 async def authenticate(platform: Platform, token: str | None) -> Principal:
     """The principal behind a bearer token; Unauthenticated when missing, unknown or expired."""
     if not token:
-        raise errors.Unauthenticated("Missing bearer token: send 'Authorization: Bearer <token>'")
+        raise errors.Unauthenticated(MISSING_TOKEN)
     if platform.oidc is not None and tokens.looks_like_jwt(token):
         return await platform.oidc.verify(token)
     if call_tokens.is_call_token(token):
@@ -94,14 +115,100 @@ def check_usable(session: SessionRecord | None) -> SessionRecord:
     return session
 
 
+def _call_token_lifetime(platform: Platform) -> int:
+    """Seconds a call's token must last: the call may run to its deadline."""
+    return platform.settings.calls.call_timeout_seconds + timings.CALL_TOKEN_MARGIN_SECONDS
+
+
 def call_token(platform: Platform, *, call_id: int, session: SessionRecord | None) -> str:
     """The bearer token of a call about to run: its session's identity while the call runs.
     SessionUnusable when the session can no longer be used."""
     usable = check_usable(session)
-    lifetime = platform.settings.calls.call_timeout_seconds + timings.CALL_TOKEN_MARGIN_SECONDS
-    expires = clock.to_ms(clock.now() + timedelta(seconds=lifetime))
+    expires = clock.to_ms(clock.now() + timedelta(seconds=_call_token_lifetime(platform)))
     key = platform.secrets_box.signing_key
     return call_tokens.mint(key, call_id=call_id, session_id=usable.id, expires_ms=expires)
+
+
+def acts_upstream(platform: Platform, *, project: str, session: SessionRecord | None) -> bool:
+    """Whether a call of `session` in `project` gets an identity provider's token instead of
+    fnhost's call token: the project has an upstream CDF, and the session holds credentials
+    of the identity provider."""
+    return (
+        session is not None
+        and session.upstream_credentials_sealed is not None
+        and platform.settings.upstream.url_for(project) is not None
+    )
+
+
+async def upstream_call_token(platform: Platform, *, session: SessionRecord) -> str:
+    """The identity provider's token a call of `session` acts with (see `acts_upstream`).
+
+    With client credentials: a token of the client, kept and renewed, valid past the call's
+    deadline where the provider's tokens last that long. With the caller's own token: that
+    token, while it is valid. SessionUnusable says why there is none.
+    """
+    assert session.upstream_credentials_sealed is not None
+    try:
+        credentials = platform.secrets_box.open(session.upstream_credentials_sealed)
+    except SecretsUnreadable:
+        raise SessionUnusable(
+            f"The call's session (id {session.id}) was sealed with another key than this "
+            "server's (FNHOST_SECRET_KEY, or secret.key in the data directory); create a new "
+            "session"
+        ) from None
+    if "client_secret" in credentials:
+        return await _client_call_token(platform, session, credentials)
+    expires_ms = int(credentials["expires_ms"])
+    if expires_ms <= clock.now_ms():
+        raise SessionUnusable(
+            f"The call's session (id {session.id}) holds its creator's token from the identity "
+            f"provider, which expired at {clock.from_ms(expires_ms).isoformat()}; calls that "
+            "run later, as a schedule's do, need a session created with client credentials "
+            "(clientId/clientSecret), as in CDF"
+        )
+    return credentials["token"]
+
+
+async def _client_call_token(
+    platform: Platform, session: SessionRecord, credentials: dict[str, str]
+) -> str:
+    if platform.oidc is None:
+        raise SessionUnusable(
+            f"The call's session (id {session.id}) needs the identity provider's token "
+            "endpoint, but no OIDC issuer is configured (FNHOST_OIDC_CONFIG)"
+        )
+    try:
+        return await platform.oidc.client_token(
+            credentials["client_id"],
+            credentials["client_secret"],
+            valid_for_seconds=_call_token_lifetime(platform),
+        )
+    except errors.FnhostError as error:
+        raise SessionUnusable(
+            f"The call's session (id {session.id}) could not get a token from the identity "
+            f"provider: {error.message}"
+        ) from None
+
+
+async def upstream_bearer(platform: Platform, token: str | None) -> str:
+    """`token`, once verified as a JWT of a trusted OIDC issuer: the only kind of credential
+    that goes to the upstream CDF. Forbidden for a valid token of fnhost's own (it never leaves
+    fnhost); Unauthenticated for one that is no valid token at all."""
+    if token and platform.oidc is not None and tokens.looks_like_jwt(token):
+        await platform.oidc.verify(token)
+        return token
+    await authenticate(platform, token)
+    raise errors.Forbidden(NOT_FORWARDED)
+
+
+def caller_identity(platform: Platform, principal: Principal) -> Captured:
+    """The caller as a session captures it (token exchange): with the identity provider's
+    token it authenticated with, sealed, if it did."""
+    token = principal.issuer_token
+    if token is None:
+        return Captured(principal)
+    sealed = platform.secrets_box.seal({"token": token.token, "expires_ms": str(token.expires_ms)})
+    return Captured(principal, sealed)
 
 
 async def registered_client(
@@ -120,8 +227,9 @@ async def registered_client(
     )
 
 
-async def client_principal(platform: Platform, *, client_id: str, client_secret: str) -> Principal:
-    """Check client credentials with fnhost's own clients, else with the OIDC token endpoint."""
+async def client_identity(platform: Platform, *, client_id: str, client_secret: str) -> Captured:
+    """A client as a session captures it: checked with fnhost's own clients, else with the OIDC
+    token endpoint, whose clients' credentials are kept (sealed) to get tokens for the calls."""
     try:
         principal = await registered_client(
             platform, client_id=client_id, client_secret=client_secret
@@ -129,12 +237,14 @@ async def client_principal(platform: Platform, *, client_id: str, client_secret:
     except errors.Unauthenticated as error:
         raise errors.InvalidInput(f"Invalid client credentials: {error.message}") from error
     if principal is not None:
-        return principal
+        return Captured(principal)
     if platform.oidc is None:
         raise errors.InvalidInput(
             f"Unknown client {client_id!r}: register clients with `fnhost client create`"
         )
-    return await platform.oidc.exchange_client_credentials(client_id, client_secret)
+    principal = await platform.oidc.exchange_client_credentials(client_id, client_secret)
+    sealed = platform.secrets_box.seal({"client_id": client_id, "client_secret": client_secret})
+    return Captured(principal, sealed)
 
 
 async def register_token(

@@ -15,7 +15,7 @@ from fnhost.schemas.schedules import (
     ScheduleInputData,
     ScheduleRead,
 )
-from fnhost.services import cursors, projects, sessions
+from fnhost.services import cursors, identity, projects, sessions
 from fnhost.services.calls import check_data_size, session_ttl
 from fnhost.services.capacity import Capacity
 from fnhost.services.platform import Platform
@@ -86,12 +86,13 @@ async def create(
 ) -> ScheduleRead:
     """Store a schedule bound to the nonce's session (or, without one, to the caller)."""
     check_data_size(platform.settings, body.data, what="The schedule's data")
+    caller = identity.caller_identity(platform, principal)
 
     def unit(tx: Tx) -> ScheduleRecord:
         function = _function_of(tx, project=project, body=body)
         # Held: the session lives as long as the schedule (released when it is deleted).
         bound = sessions.bind_or_capture(
-            tx, project=project, nonce=body.nonce, principal=principal, ttl=None
+            tx, project=project, nonce=body.nonce, caller=caller, ttl=None
         )
         if bound.type == "ONESHOT_TOKEN_EXCHANGE":
             raise errors.InvalidInput(

@@ -12,6 +12,7 @@ from fnhost import clock, errors
 from fnhost.auth.principal import Principal
 from fnhost.schemas.sessions import SessionCreate, SessionRead
 from fnhost.services import cursors, identity, projects
+from fnhost.services.identity import Captured
 from fnhost.services.platform import Platform
 from fnhost.store import sessions as sessions_store
 from fnhost.store.engine import Tx
@@ -50,13 +51,13 @@ def capture(
     tx: Tx,
     *,
     project: str,
-    principal: Principal,
+    identity: Captured,
     kind: str,
     status: str,
     ttl: timedelta | None,
     client_id: str | None = None,
 ) -> tuple[SessionRecord, str]:
-    """Store `principal`'s identity in `project` as a session; returns it and its nonce.
+    """Store `identity` in `project` as a session; returns it and its nonce.
 
     `ttl` None: held (see `bind_or_capture`).
     """
@@ -68,11 +69,12 @@ def capture(
         type=kind,
         status=status,
         nonce_hash=_nonce_hash(nonce),
-        subject=principal.subject,
-        capabilities=sorted(principal.capabilities_in(project)),
+        subject=identity.principal.subject,
+        capabilities=sorted(identity.principal.capabilities_in(project)),
         client_id=client_id,
         creation_time=clock.to_ms(now),
         expiration_time=HELD_UNTIL if ttl is None else clock.to_ms(now + ttl),
+        upstream_credentials_sealed=identity.upstream_sealed,
     )
     return session, nonce
 
@@ -83,13 +85,15 @@ async def create(
     """POST /sessions: capture the caller, or the client of the credentials, behind a nonce."""
     if body.type == "CLIENT_CREDENTIALS":
         assert body.client_id is not None and body.client_secret is not None
-        principal = await identity.client_principal(
+        captured = await identity.client_identity(
             platform, client_id=body.client_id, client_secret=body.client_secret
         )
-        if not principal.in_project(project):
+        if not captured.principal.in_project(project):
             raise errors.InvalidInput(
                 f"Client {body.client_id!r} has no access to project {project!r}"
             )
+    else:
+        captured = identity.caller_identity(platform, principal)
     ttl = timedelta(hours=platform.settings.identity.session_ttl_hours)
     session, nonce = await projects.write_in(
         platform,
@@ -97,7 +101,7 @@ async def create(
         lambda tx: capture(
             tx,
             project=project,
-            principal=principal,
+            identity=captured,
             kind=body.type,
             status="READY",
             ttl=ttl,
@@ -108,7 +112,7 @@ async def create(
 
 
 def bind_or_capture(
-    tx: Tx, *, project: str, nonce: str | None, principal: Principal, ttl: timedelta | None
+    tx: Tx, *, project: str, nonce: str | None, caller: Captured, ttl: timedelta | None
 ) -> SessionRecord:
     """The nonce's session; without a nonce (curl, scripts), the caller's own identity.
 
@@ -117,7 +121,7 @@ def bind_or_capture(
     if nonce:
         return bind(tx, project=project, nonce=nonce, held=ttl is None)
     session, _ = capture(
-        tx, project=project, principal=principal, kind="TOKEN_EXCHANGE", status="ACTIVE", ttl=ttl
+        tx, project=project, identity=caller, kind="TOKEN_EXCHANGE", status="ACTIVE", ttl=ttl
     )
     return session
 

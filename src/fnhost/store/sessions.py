@@ -27,6 +27,7 @@ class SessionRecord:
     client_id: str | None
     creation_time: int
     expiration_time: int
+    upstream_credentials_sealed: str | None
 
 
 def session_record(row: Row[Any]) -> SessionRecord:

@@ -186,6 +186,9 @@ class Session(Base):
     client_id: Mapped[str | None] = mapped_column(Text)
     creation_time: Mapped[int] = mapped_column(BigInteger)
     expiration_time: Mapped[int] = mapped_column(BigInteger, index=True)  # for retention
+    # Sealed (SecretsBox): the identity provider's client credentials or token its calls act
+    # with upstream; None for fnhost's own identities, which never leave fnhost.
+    upstream_credentials_sealed: Mapped[str | None] = mapped_column(Text)
 
 
 class Dispatcher(Base):
