@@ -31,6 +31,10 @@ CALLS = table_of(Call)
 LOGS = table_of(CallLog)
 SCHEDULES = table_of(Schedule)
 NOT_ENDED = (CallState.QUEUED, CallState.RUNNING)
+# The condition, spelled with plain bound values: `state.in_(NOT_ENDED)` renders its values into
+# the statement at each execution (a literal "expanding" parameter), which cost a call's hot
+# statements 40-80 µs each.
+_NOT_ENDED = (CALLS.c.state == CallState.QUEUED) | (CALLS.c.state == CallState.RUNNING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,13 +119,13 @@ _END_VALUES: dict[str, Any] = {
 _ENDED = (CALLS.c.id, CALLS.c.project, CALLS.c.function_id)
 _END_ONE = (
     update(CALLS)
-    .where(CALLS.c.id == bindparam("call_id"), CALLS.c.state.in_(NOT_ENDED))
+    .where(CALLS.c.id == bindparam("call_id"), _NOT_ENDED)
     .values(_END_VALUES)
     .returning(*_ENDED)
 )
 _END_MANY = (
     update(CALLS)
-    .where(CALLS.c.id.in_(bindparam("call_ids", expanding=True)), CALLS.c.state.in_(NOT_ENDED))
+    .where(CALLS.c.id.in_(bindparam("call_ids", expanding=True)), _NOT_ENDED)
     .values(_END_VALUES)
     .returning(*_ENDED)
 )
@@ -129,7 +133,7 @@ _END_MANY = (
 
 _ACTIVE = select(
     func.count(), func.count().filter(CALLS.c.function_id == bindparam("function_id"))
-).where(CALLS.c.state.in_(NOT_ENDED), CALLS.c.project == bindparam("project"))
+).where(_NOT_ENDED, CALLS.c.project == bindparam("project"))
 
 
 def active_counts(tx: Tx, *, project: str, function_id: int) -> tuple[int, int]:
@@ -144,7 +148,7 @@ def active_by_function(tx: Tx, *, projects: Sequence[str]) -> dict[tuple[str, in
     """How many calls have not ended, per (project, function id), in `projects`."""
     query = (
         select(CALLS.c.project, CALLS.c.function_id, func.count())
-        .where(CALLS.c.state.in_(NOT_ENDED), CALLS.c.project.in_(projects))
+        .where(_NOT_ENDED, CALLS.c.project.in_(projects))
         .group_by(CALLS.c.project, CALLS.c.function_id)
     )
     return {(project, function_id): count for project, function_id, count in tx.execute(query)}
@@ -207,6 +211,11 @@ def get(tx: Tx, *, project: str, function_id: int, call_id: int) -> CallRecord |
 
 
 def get_many(tx: Tx, *, project: str, function_id: int, ids: Sequence[int]) -> list[CallRecord]:
+    if len(ids) == 1:
+        # The common case, a client polling its call: a statement without an expanding list,
+        # whose rendering at each execution costs more than the query.
+        call = get(tx, project=project, function_id=function_id, call_id=ids[0])
+        return [] if call is None else [call]
     params = {"project": project, "function_id": function_id, "ids": list(ids)}
     return [_call(row) for row in tx.execute(_GET_MANY, params)]
 
@@ -323,11 +332,7 @@ def running_of(tx: Tx, *, claimants: Sequence[str]) -> list[int]:
 
 def not_ended_by_state(tx: Tx) -> dict[CallState, int]:
     """How many calls are queued, and running, in the whole database."""
-    query = (
-        select(CALLS.c.state, func.count())
-        .where(CALLS.c.state.in_(NOT_ENDED))
-        .group_by(CALLS.c.state)
-    )
+    query = select(CALLS.c.state, func.count()).where(_NOT_ENDED).group_by(CALLS.c.state)
     counts = dict.fromkeys(NOT_ENDED, 0)
     counts.update({CallState(state): count for state, count in tx.execute(query)})
     return counts
