@@ -11,10 +11,12 @@ import typer
 from fnhost.auth import oidc_config
 from fnhost.auth.oidc import OidcTimings, OidcVerifier
 from fnhost.auth.secrets_box import SecretsBox
-from fnhost.blobs import BlobStore
+from fnhost.blobs import Blobs, FileBlobs
 from fnhost.sandbox import Isolation
+from fnhost.services.notifier import Notifier
 from fnhost.services.platform import Platform
 from fnhost.settings import Settings
+from fnhost.store.blobs import DatabaseBlobs
 from fnhost.store.engine import Database
 
 DataDirOption = Annotated[
@@ -47,6 +49,16 @@ def oidc_verifier(settings: Settings) -> OidcVerifier | None:
     )
 
 
+def blobs_of(db: Database, settings: Settings) -> Blobs:
+    """Where blobs live: in the database where it is shared (replicas and dispatchers may each
+    have a disk of their own), else in the data directory."""
+    layout = settings.layout
+    on_disk = FileBlobs(layout.blobs, layout.upload_parts)
+    if db.dialect == "postgresql":
+        return DatabaseBlobs(db, earlier=on_disk)
+    return on_disk
+
+
 @asynccontextmanager
 async def open_platform(
     settings: Settings,
@@ -68,11 +80,12 @@ async def open_platform(
         yield Platform(
             settings=settings,
             db=db,
-            blobs=BlobStore(layout.blobs),
+            blobs=blobs_of(db, settings),
             secrets_box=SecretsBox.from_settings(settings.identity.secret_key, layout.secret_key),
             runtimes=runtimes or {},
             oidc=verifier,
             isolation=isolation,
+            notifier=Notifier(shared=db.dialect == "postgresql"),
         )
     finally:
         await db.dispose()
