@@ -122,8 +122,8 @@ class Functions:
         """`spec` for the local executor: unpacked and built here by the nodes' own code."""
         workspace = Workspace(settings)
         code_dir = await workspace.code(spec, self.blobs[spec.code_digest])
-        python = await workspace.environment(spec, code_dir)
-        return dataclasses.replace(spec, code_dir=code_dir, environment=python)
+        environment = await workspace.environment(spec, code_dir)
+        return dataclasses.replace(spec, code_dir=code_dir, environment=environment.python)
 
 
 _call_ids = itertools.count(1)

@@ -1,7 +1,8 @@
 """Ending calls: the one way a call reaches its terminal state, whatever ends it (its result, an
 error, its deadline, a call that cannot start, a lost instance, a failed deploy, a stopped
 server). A call ends once: the first end recorded wins, later ones change nothing. Each end is
-announced to the requests of this process waiting for it, once its transaction committed.
+announced to the requests of this process waiting for it, once its transaction committed, and
+to other processes' (where the database is shared) by the transaction itself.
 """
 
 import logging
@@ -11,6 +12,7 @@ from functools import partial
 
 from fnhost import metrics
 from fnhost.lifecycle import CallEnd
+from fnhost.services.notifier import Change, Notifier
 from fnhost.services.platform import Platform
 from fnhost.store import calls as calls_store
 from fnhost.store.calls import EndedCall
@@ -43,15 +45,31 @@ class Ended:
         return [call.id for call in self.calls]
 
 
-def end_in(tx: Tx, *, call_ids: Sequence[int], end: CallEnd) -> Ended:
-    """End, inside a unit of work, those of `call_ids` that have not ended; `announce` the
-    result once the unit committed."""
-    return Ended(calls_store.end(tx, call_ids=call_ids, ended=end), end)
+def end_in(
+    tx: Tx,
+    notifier: Notifier,
+    *,
+    call_ids: Sequence[int],
+    end: CallEnd,
+    claimant: str | None = None,
+) -> Ended:
+    """End, inside a unit of work, those of `call_ids` that have not ended (with `claimant`:
+    only the call that dispatcher still holds); `announce` the result once the unit committed."""
+    ended = Ended(calls_store.end(tx, call_ids=call_ids, ended=end, claimant=claimant), end)
+    if ended.calls:
+        notifier.tell_others(tx, Change.CALLS_ENDED, ended.call_ids)
+    return ended
 
 
-async def end(platform: Platform, *, call_ids: Sequence[int], end: CallEnd) -> list[int]:
-    """End those of `call_ids` that have not ended, and announce it; returns those ended."""
-    ended = await platform.db.run_write(partial(end_in, call_ids=call_ids, end=end))
+async def end(
+    platform: Platform, *, call_ids: Sequence[int], end: CallEnd, claimant: str | None = None
+) -> list[int]:
+    """End those of `call_ids` that have not ended (with `claimant`: only the call that
+    dispatcher still holds), and announce it; returns those ended."""
+    unit = partial(
+        end_in, notifier=platform.notifier, call_ids=call_ids, end=end, claimant=claimant
+    )
+    ended = await platform.db.run_write(unit)
     announce(platform, ended)
     return ended.call_ids
 
