@@ -523,11 +523,20 @@ class Settings(BaseModel):
     upstream: UpstreamSettings = Field(default_factory=UpstreamSettings)
 
     @model_validator(mode="after")
-    def _ray_needs_postgres(self) -> "Settings":
-        if self.executor.executor == "ray" and not self.database_url.startswith("postgresql"):
+    def _scaled_out_shares_state(self) -> "Settings":
+        if self.executor.executor != "ray":
+            return self
+        if not self.database_url.startswith("postgresql"):
             raise ValueError(
                 "FNHOST_EXECUTOR=ray needs PostgreSQL (FNHOST_DATABASE_URL=postgresql+asyncpg://"
                 "...): the API replicas and the dispatchers share their state through it"
+            )
+        if self.identity.secret_key is None:
+            raise ValueError(
+                "FNHOST_EXECUTOR=ray needs FNHOST_SECRET_KEY, the same on every replica and "
+                "dispatcher (it seals function secrets and signs calls' tokens); make one with "
+                "`python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'`"
             )
         return self
 

@@ -62,5 +62,7 @@ RAY_INSTANCE_STOP_SECONDS = 5.0
 CONNECTION_CHECK_SECONDS = 1.0
 CONNECTION_CHECK_TIMEOUT_SECONDS = 2.0
 CONNECTION_RETRY_SECONDS = 1.0
-# A standby dispatcher tries to become the active one this often.
+# A standby dispatcher tries to become the active one this often; one that lost the lock (its
+# connection failed) waits this long before it stands by again, so a healthy one takes over.
 STANDBY_POLL_SECONDS = 0.5
+LOCK_LOST_BACKOFF_SECONDS = 3.0

@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from pydantic import ValidationError
 
 from fnhost.settings import Settings
@@ -78,12 +79,15 @@ def test_the_ray_executor_needs_the_cluster_address_and_postgres(
 ) -> None:
     monkeypatch.setenv("FNHOST_EXECUTOR", "ray")
     postgres = "postgresql+asyncpg://fnhost@db.example.com/fnhost"
+    key = Fernet.generate_key().decode()
 
     with pytest.raises(ValidationError, match="FNHOST_EXECUTOR=ray needs FNHOST_RAY_ADDRESS"):
-        Settings.load(database_url=postgres)
+        Settings.load(database_url=postgres, secret_key=key)
     with pytest.raises(ValidationError, match="FNHOST_EXECUTOR=ray needs PostgreSQL"):
-        Settings.load(ray_address="10.0.0.5:6379")
-    settings = Settings.load(ray_address="10.0.0.5:6379", database_url=postgres)
+        Settings.load(ray_address="10.0.0.5:6379", secret_key=key)
+    with pytest.raises(ValidationError, match="FNHOST_EXECUTOR=ray needs FNHOST_SECRET_KEY"):
+        Settings.load(ray_address="10.0.0.5:6379", database_url=postgres)
+    settings = Settings.load(ray_address="10.0.0.5:6379", database_url=postgres, secret_key=key)
     assert settings.executor.executor == "ray"
 
 

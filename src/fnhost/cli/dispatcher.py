@@ -9,6 +9,7 @@ calls running end (FNHOST_SHUTDOWN_GRACE_SECONDS) and leaves the others to the n
 """
 
 import asyncio
+import contextlib
 import logging
 import signal
 import uuid
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 import uvloop
 
+from fnhost import timings
 from fnhost.builder.builder import Builder
 from fnhost.cli import server_logs
 from fnhost.cli.platform import DataDirOption, load_settings, open_platform
@@ -48,7 +50,7 @@ def dispatcher(data_dir: DataDirOption = None) -> None:
         raise typer.Exit(2)
     try:
         # Imported only here: nothing of Ray is loaded by any other command.
-        from fnhost.executor.ray import executor  # noqa: F401
+        from fnhost.executor.ray import cluster
     except ModuleNotFoundError as error:
         if error.name != "ray":
             raise
@@ -58,7 +60,13 @@ def dispatcher(data_dir: DataDirOption = None) -> None:
             fg=typer.colors.RED,
         )
         raise typer.Exit(1) from None
-    uvloop.run(_dispatch(settings))
+    assert settings.executor.ray_address is not None  # the settings refuse ray without it
+    # Joined at once, also to stand by: a takeover then needs no connection first.
+    cluster.connect(settings.executor.ray_address)
+    try:
+        uvloop.run(_dispatch(settings))
+    finally:
+        cluster.disconnect()
 
 
 async def _dispatch(settings: Settings) -> None:
@@ -82,6 +90,8 @@ async def _dispatch(settings: Settings) -> None:
                     extra={"action": "lock_lost"},
                 )
                 await lock.release()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timings.LOCK_LOST_BACKOFF_SECONDS)
         finally:
             await lock.release()
             for task in loops:

@@ -88,6 +88,10 @@ class _Running:
         self.lines: list[tuple[int, str]] = []
         self.changed = asyncio.Event()  # a line arrived, or the call ended
         self.task: asyncio.Task[CallEnd] | None = None
+        # The latest report asked for, and how many are waiting: a report still waiting when
+        # another is asked for (its dispatcher may be gone) gives way to it.
+        self.latest_report = 0
+        self.reports_waiting = 0
 
     def add(self, timestamp: int, line: str) -> None:
         kept = self.cap.keep(line)
@@ -213,7 +217,17 @@ class NodeInstance:
 
     async def _report(self, call_id: int, running: _Running) -> Progress:
         assert running.task is not None
-        await running.changed.wait()
+        running.latest_report += 1
+        mine = running.latest_report
+        if running.reports_waiting:
+            running.changed.set()  # the earlier report returns, leaving what is new to this one
+        running.reports_waiting += 1
+        try:
+            await running.changed.wait()
+        finally:
+            running.reports_waiting -= 1
+        if mine != running.latest_report:
+            return Progress([])
         if not running.task.done():
             await asyncio.wait((running.task,), timeout=timings.RAY_REPORT_GATHER_SECONDS)
         lines, running.lines = running.lines, []
