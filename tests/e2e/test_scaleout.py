@@ -320,8 +320,10 @@ def test_killing_the_active_dispatcher_loses_no_call_and_runs_none_twice(
     taking_over = scaled.active()
     assert taking_over is not killed
     wait_until(
-        lambda: "took over 8 calls of earlier dispatchers (4 never handed to an instance)"
-        in taking_over.logs(),
+        lambda: (
+            "took over 8 calls of earlier dispatchers (4 never handed to an instance)"
+            in taking_over.logs()
+        ),
         timeout=30,
     )
 
