@@ -60,13 +60,31 @@ class Heard:
     ids: list[int]
 
 
+def payloads(origin: str, change: Change, ids: Sequence[int]) -> list[str]:
+    """The notifications telling of `change` (of the things `ids`) from `origin`: as few as the
+    database's limit on a payload allows ("origin change id,id,...")."""
+    head = f"{origin} {change} "
+    found: list[str] = []
+    chunk: list[str] = []
+    size = len(head)
+    for each in map(str, ids):
+        if chunk and size + len(each) + 1 > notifications_store.PAYLOAD_MAX_BYTES:
+            found.append(head + ",".join(chunk))
+            chunk, size = [], len(head)
+        chunk.append(each)
+        size += len(each) + 1
+    if chunk or not ids:
+        found.append(head + ",".join(chunk))
+    return found
+
+
 class Notifier:
     def __init__(self, *, shared: bool = False) -> None:
         """`shared`: other processes work on the same database and listen to it."""
         self._shared = shared
         # Tells this process's own notifications apart from the others' (its parts were
         # woken already, in-process).
-        self._origin = secrets.token_hex(8)
+        self.origin = secrets.token_hex(8)
         self._dispatcher: DispatcherHooks | None = None
         self._builder: Wakeable | None = None
         self._scheduler: Wakeable | None = None
@@ -93,24 +111,15 @@ class Notifier:
         of it when it commits."""
         if not self._shared:
             return
-        head = f"{self._origin} {change} "
-        chunk: list[str] = []
-        size = len(head)
-        for each in map(str, ids):
-            if chunk and size + len(each) + 1 > notifications_store.PAYLOAD_MAX_BYTES:
-                notifications_store.notify(tx, payload=head + ",".join(chunk))
-                chunk, size = [], len(head)
-            chunk.append(each)
-            size += len(each) + 1
-        if chunk or not ids:
-            notifications_store.notify(tx, payload=head + ",".join(chunk))
+        for payload in payloads(self.origin, change, ids):
+            notifications_store.notify(tx, payload=payload)
 
     def heard(self, payload: str) -> Heard | None:
         """A notification from the database: the change another process made (its parts are
         woken here), or None for this process's own and for what is not fnhost's."""
         origin, _, rest = payload.partition(" ")
         change, _, ids = rest.partition(" ")
-        if origin == self._origin or change not in Change.__members__.values():
+        if origin == self.origin or change not in Change.__members__.values():
             return None
         heard = Heard(Change(change), [int(i) for i in ids.split(",") if i.isdigit()])
         if heard.change == Change.FUNCTION_READY:
