@@ -46,6 +46,7 @@ class Fnhost:
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = work / "fnhost-data"
         self.log = work / "fnhost.log"
+        work.mkdir(parents=True, exist_ok=True)
         self.env = {
             **os.environ,
             "FNHOST_ADMIN_TOKEN": TOKEN,
@@ -100,11 +101,12 @@ class Fnhost:
         """The load generator's client (see `Api`)."""
         return Api(self.port)
 
-    def deploy(self, http: httpx.Client, folder: str) -> tuple[int, float]:
-        """Upload and create a function from benchmarks/<folder>; (its id, seconds to Ready)."""
+    def deploy(self, http: httpx.Client, folder: str | Path) -> tuple[int, float]:
+        """Upload and create a function from benchmarks/<folder> (or the folder at that path);
+        (its id, seconds to Ready)."""
         code = _zip(HERE / folder)
         start = time.perf_counter()
-        name = f"{folder}-{uuid.uuid4().hex[:8]}"
+        name = f"{Path(folder).name}-{uuid.uuid4().hex[:8]}"
         file = _ok(http.post(f"{API}/files", json={"name": f"{name}.zip"}))
         _ok(http.put(file["uploadUrl"], content=code))
         created = _ok(

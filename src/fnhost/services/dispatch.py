@@ -265,7 +265,7 @@ async def hand_over(
     )
     if not await platform.db.run_write(unit):
         raise Superseded(call_id)
-    logger.info(
+    logger.debug(
         "call %d handed to instance %s on node %s",
         call_id,
         instance,

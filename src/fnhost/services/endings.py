@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from fnhost import metrics
-from fnhost.lifecycle import CallEnd
+from fnhost.lifecycle import CallEnd, CallState
 from fnhost.services.notifier import Change, Notifier
 from fnhost.services.platform import Platform
 from fnhost.store import calls as calls_store
@@ -57,8 +57,23 @@ def end_in(
     only the call that dispatcher still holds); `announce` the result once the unit committed."""
     ended = Ended(calls_store.end(tx, call_ids=call_ids, ended=end, claimant=claimant), end)
     if ended.calls:
-        notifier.tell_others(tx, Change.CALLS_ENDED, ended.call_ids)
+        notifier.tell_others(tx, Change.CALLS_ENDED, ended.call_ids, told_end(end))
     return ended
+
+
+def told_end(end: CallEnd) -> str:
+    """How calls ended, as a notification can say it: "state:end time" when that is all there
+    is to say (a completed call: its response is not for the requests waiting); else nothing,
+    and the listener reads the end with its error from the database."""
+    return "" if end.error_message is not None else f"{end.state}:{end.end_time}"
+
+
+def heard_end(detail: str) -> CallEnd | None:
+    """The end `told_end` said, if it said one."""
+    state, _, end_time = detail.partition(":")
+    if state not in CallState.__members__.values() or not end_time.isdigit():
+        return None
+    return CallEnd(CallState(state), int(end_time))
 
 
 async def end(

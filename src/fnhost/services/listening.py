@@ -5,6 +5,7 @@ process recorded reaches the requests here that hold their answer for it."""
 import asyncio
 from functools import partial
 
+from fnhost.services import endings
 from fnhost.services.notifier import Change
 from fnhost.services.platform import Platform
 from fnhost.store import calls as calls_store
@@ -17,8 +18,14 @@ async def listen(platform: Platform) -> None:
 
     def heard(payload: str) -> None:
         change = platform.notifier.heard(payload)
-        if change is not None and change.change == Change.CALLS_ENDED:
+        if change is None or change.change != Change.CALLS_ENDED:
+            return
+        told = endings.heard_end(change.detail)
+        if told is None:  # its error is in the database
             ended.put_nowait(change.ids)
+            return
+        for call_id in change.ids:
+            platform.call_events.ended(call_id, told)
 
     def connected() -> None:
         # Whatever was sent while no one listened is looked for now.

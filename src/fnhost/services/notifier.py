@@ -58,23 +58,25 @@ class Heard:
 
     change: Change
     ids: list[int]
+    detail: str = ""  # what else the change says (of calls that ended: how, when it is told)
 
 
-def payloads(origin: str, change: Change, ids: Sequence[int]) -> list[str]:
-    """The notifications telling of `change` (of the things `ids`) from `origin`: as few as the
-    database's limit on a payload allows ("origin change id,id,...")."""
-    head = f"{origin} {change} "
+def payloads(origin: str, change: Change, ids: Sequence[int], detail: str = "") -> list[str]:
+    """The notifications telling of `change` (of the things `ids`, with `detail`, which holds no
+    space) from `origin`: as few as the database's limit on a payload allows ("origin change
+    id,id,... detail")."""
+    head, tail = f"{origin} {change} ", f" {detail}" if detail else ""
     found: list[str] = []
     chunk: list[str] = []
-    size = len(head)
+    size = len(head) + len(tail)
     for each in map(str, ids):
         if chunk and size + len(each) + 1 > notifications_store.PAYLOAD_MAX_BYTES:
-            found.append(head + ",".join(chunk))
-            chunk, size = [], len(head)
+            found.append(head + ",".join(chunk) + tail)
+            chunk, size = [], len(head) + len(tail)
         chunk.append(each)
         size += len(each) + 1
     if chunk or not ids:
-        found.append(head + ",".join(chunk))
+        found.append(head + ",".join(chunk) + tail)
     return found
 
 
@@ -106,22 +108,23 @@ class Notifier:
         """This process's dispatcher, to start a call straight from the request creating it."""
         return self._dispatcher
 
-    def tell_others(self, tx: Tx, change: Change, ids: Sequence[int] = ()) -> None:
-        """Inside the unit of work making `change` (of the things `ids`): other processes hear
-        of it when it commits."""
+    def tell_others(
+        self, tx: Tx, change: Change, ids: Sequence[int] = (), detail: str = ""
+    ) -> None:
+        """Inside the unit of work making `change` (of the things `ids`, with `detail`): other
+        processes hear of it when it commits."""
         if not self._shared:
             return
-        for payload in payloads(self.origin, change, ids):
+        for payload in payloads(self.origin, change, ids, detail):
             notifications_store.notify(tx, payload=payload)
 
     def heard(self, payload: str) -> Heard | None:
         """A notification from the database: the change another process made (its parts are
         woken here), or None for this process's own and for what is not fnhost's."""
-        origin, _, rest = payload.partition(" ")
-        change, _, ids = rest.partition(" ")
+        origin, change, ids, detail, *_ = [*payload.split(" "), "", "", ""]
         if origin == self.origin or change not in Change.__members__.values():
             return None
-        heard = Heard(Change(change), [int(i) for i in ids.split(",") if i.isdigit()])
+        heard = Heard(Change(change), [int(i) for i in ids.split(",") if i.isdigit()], detail)
         if heard.change == Change.FUNCTION_READY:
             for function_id in heard.ids:
                 self.function_ready(function_id)

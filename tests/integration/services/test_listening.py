@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from fnhost import clock
 from fnhost.lifecycle import CallEnd
 from fnhost.services import endings, listening
 from fnhost.services.notifier import Change
@@ -99,8 +98,17 @@ async def test_a_change_is_heard_by_the_others_once_committed(
     assert (a.woken.count, b.woken.count) == (0, 1)
 
 
+@pytest.mark.parametrize(
+    "end",
+    [
+        # Told whole in the notification (the response is not for the requests waiting).
+        CallEnd.completed('{"x": 2}', at=1_800_000_000_000),
+        # Its error read from the database.
+        CallEnd.failed("ValueError: no", trace="Traceback ...", at=1_800_000_000_000),
+    ],
+)
 async def test_a_calls_end_reaches_a_request_of_another_process_waiting_for_it(
-    processes: tuple[Process, Process],
+    processes: tuple[Process, Process], end: CallEnd
 ) -> None:
     a, b = processes
     function_id = await ready_function(a.app, PROJECT)
@@ -109,10 +117,15 @@ async def test_a_calls_end_reaches_a_request_of_another_process_waiting_for_it(
     assert created.json()["status"] == "Running"  # nothing runs calls here
 
     waiting = b.platform.call_events.watch(call_id)
-    end = CallEnd.completed('{"x": 2}', at=clock.now_ms())
     await endings.end(a.platform, call_ids=[call_id], end=end)
 
-    assert await asyncio.wait_for(waiting, HEARD_WITHIN_SECONDS) == end
+    heard = await asyncio.wait_for(waiting, HEARD_WITHIN_SECONDS)
+    assert (heard.state, heard.end_time, heard.error_message, heard.error_trace) == (
+        end.state,
+        end.end_time,
+        end.error_message,
+        end.error_trace,
+    )
 
 
 async def test_a_listener_whose_connection_drops_listens_again(

@@ -27,6 +27,10 @@ def test_many_ids_go_in_as_few_payloads_as_the_limit_allows() -> None:
     heard = [Notifier().heard(payload) for payload in sent]
     assert [i for each in heard if each is not None for i in each.ids] == ids
     assert payloads("origin", Change.CALL_QUEUED, []) == ["origin call_queued "]
+    (told,) = payloads("origin", Change.CALLS_ENDED, [4, 5], "completed:1800000000000")
+    heard = Notifier().heard(told)
+    assert heard is not None
+    assert (heard.ids, heard.detail) == ([4, 5], "completed:1800000000000")
 
 
 def test_what_another_process_changed_wakes_the_parts_that_act_on_it() -> None:
