@@ -15,7 +15,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 
 from tests.ray_cluster import LocalRayCluster
-from tests.servers import START_TIMEOUT_SECONDS, RunningServer, wait_until
+from tests.servers import START_TIMEOUT_SECONDS, RunningServer, stop_process, wait_until
 
 # What a dispatcher logs when it becomes the active one, and when it stands by (cli/dispatcher.py).
 ACTIVE = "active: dispatching"
@@ -68,14 +68,7 @@ class RunningDispatcher:
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         assert self.process is not None
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return stop_process(self.process, sig)
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

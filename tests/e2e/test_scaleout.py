@@ -182,6 +182,12 @@ def deployed(scaled: ScaledOut) -> Deployed:
     return Deployed(function, ticking, schedule, first_tick_after(schedule.created_time))
 
 
+@pytest.fixture(scope="module")
+def via_b(scaled: ScaledOut) -> CogniteClient:
+    """The SDK through replica B (never killed)."""
+    return scaled.replicas[1].client(PROJECT)
+
+
 def call(client: CogniteClient, function: Function, data: dict[str, object]) -> int:
     """Call without waiting for the end; the call's id."""
     started: FunctionCall = client.functions.call(id=function.id, data=data, wait=False)
@@ -202,6 +208,12 @@ def ended(
 
     result: dict[int, FunctionCall] = wait_until(all_ended, timeout=timeout, interval=0.1)
     return result
+
+
+def held(runs: Runs, client: CogniteClient, function: Function, count: int) -> dict[int, str]:
+    """`count` calls held running (each reported its run): the node of each, by call id."""
+    runs.hold()
+    return runs.wait_running([call(client, function, {"url": runs.url}) for _ in range(count)])
 
 
 def completed_once(calls: dict[int, FunctionCall], runs: Runs) -> None:
@@ -250,10 +262,9 @@ def test_calls_spread_over_the_nodes_and_operators_see_where(
     b = scaled.replicas[1]
     client = b.client(PROJECT)
     function = deployed.function
-    runs.hold()
     # Two calls fill an instance: the third and fourth start a second one, on the other node.
-    call_ids = [call(client, function, {"url": runs.url}) for _ in range(4)]
-    nodes = runs.wait_running(call_ids)
+    nodes = held(runs, client, function, 4)
+    call_ids = list(nodes)
     assert set(nodes.values()) == set(scaled.cluster.nodes)
 
     active = scaled.active()
@@ -334,14 +345,10 @@ def test_killing_the_active_dispatcher_loses_no_call_and_runs_none_twice(
 
 
 def test_a_dispatcher_that_loses_its_lock_stops_and_another_takes_over(
-    scaled: ScaledOut, deployed: Deployed, runs: Runs
+    scaled: ScaledOut, deployed: Deployed, runs: Runs, via_b: CogniteClient
 ) -> None:
-    b = scaled.replicas[1]
-    client = b.client(PROJECT)
     function = deployed.function
-    runs.hold()
-    call_ids = [call(client, function, {"url": runs.url}) for _ in range(2)]
-    runs.wait_running(call_ids)
+    call_ids = list(held(runs, via_b, function, 2))
     cut_off = scaled.active()
 
     # The lock's connection drops (as when the network between them fails).
@@ -357,20 +364,16 @@ def test_a_dispatcher_that_loses_its_lock_stops_and_another_takes_over(
     assert other is not cut_off
 
     runs.release()
-    completed_once(ended(client, function, call_ids), runs)
-    after = client.functions.call(id=function.id, data={}, wait=True)
+    completed_once(ended(via_b, function, call_ids), runs)
+    after = via_b.functions.call(id=function.id, data={}, wait=True)
     assert after.status == "Completed", after.error
 
 
 def test_a_dispatcher_stopped_with_sigterm_leaves_its_calls_to_the_next(
-    scaled: ScaledOut, deployed: Deployed, runs: Runs
+    scaled: ScaledOut, deployed: Deployed, runs: Runs, via_b: CogniteClient
 ) -> None:
-    b = scaled.replicas[1]
-    client = b.client(PROJECT)
     function = deployed.function
-    runs.hold()
-    call_ids = [call(client, function, {"url": runs.url}) for _ in range(2)]
-    runs.wait_running(call_ids)
+    call_ids = list(held(runs, via_b, function, 2))
     stopped: RunningDispatcher = scaled.active()
 
     assert stopped.stop(signal.SIGTERM) == 0
@@ -378,7 +381,7 @@ def test_a_dispatcher_stopped_with_sigterm_leaves_its_calls_to_the_next(
     scaled.active()
 
     runs.release()
-    completed_once(ended(client, function, call_ids), runs)
+    completed_once(ended(via_b, function, call_ids), runs)
     stopped.start()
 
 
@@ -387,9 +390,7 @@ def test_killing_replica_a_loses_nothing_it_accepted(
 ) -> None:
     a, b = scaled.replicas[:2]
     function = deployed.function
-    runs.hold()
-    held = [call(a.client(PROJECT), function, {"url": runs.url}) for _ in range(2)]
-    runs.wait_running(held)
+    accepted_by_a = list(held(runs, a.client(PROJECT), function, 2))
 
     # A file uploaded in parts, one part through each replica (they share no disk).
     files = f"/api/v1/projects/{PROJECT}/files"
@@ -413,7 +414,7 @@ def test_killing_replica_a_loses_nothing_it_accepted(
     client = b.client(PROJECT)
     assert function.id in [f.id for f in client.functions.list(limit=-1)]
     runs.release()
-    completed_once(ended(client, function, held), runs)
+    completed_once(ended(client, function, accepted_by_a), runs)
 
     # A replica stopped with SIGTERM ends cleanly; the calls it accepted run.
     c = scaled.add_replica()
@@ -427,27 +428,22 @@ def test_killing_replica_a_loses_nothing_it_accepted(
 
 
 def test_a_schedule_fires_once_per_tick_with_two_replicas(
-    scaled: ScaledOut, deployed: Deployed
+    scaled: ScaledOut, deployed: Deployed, via_b: CogniteClient
 ) -> None:
-    b = scaled.replicas[1]
-    client = b.client(PROJECT)
-    done = finished_call(client, deployed.ticking.id, deployed.schedule.id, deployed.tick)
+    done = finished_call(via_b, deployed.ticking.id, deployed.schedule.id, deployed.tick)
     assert done.status == "Completed", done.error
     assert done.get_response() == {"x": 2}
-    ticks = ticks_of(client, deployed.ticking.id, deployed.schedule.id)
+    ticks = ticks_of(via_b, deployed.ticking.id, deployed.schedule.id)
     assert ticks.count(deployed.tick) == 1
     assert len(ticks) == len(set(ticks))
 
 
 def test_losing_a_node_fails_its_calls_and_the_others_go_on(
-    scaled: ScaledOut, deployed: Deployed, runs: Runs
+    scaled: ScaledOut, deployed: Deployed, runs: Runs, via_b: CogniteClient
 ) -> None:
-    b = scaled.replicas[1]
-    client = b.client(PROJECT)
     function = deployed.function
-    runs.hold()
-    call_ids = [call(client, function, {"url": runs.url}) for _ in range(4)]
-    nodes = runs.wait_running(call_ids)
+    nodes = held(runs, via_b, function, 4)
+    call_ids = list(nodes)
     lost = next(iter(nodes.values()))
     on_lost = [call_id for call_id, node in nodes.items() if node == lost]
     others = [call_id for call_id in call_ids if call_id not in on_lost]
@@ -455,7 +451,7 @@ def test_losing_a_node_fails_its_calls_and_the_others_go_on(
 
     killed_at = time.monotonic()
     scaled.cluster.kill(lost)
-    failed = ended(client, function, on_lost, timeout=NODE_LOSS_SECONDS)
+    failed = ended(via_b, function, on_lost, timeout=NODE_LOSS_SECONDS)
     assert time.monotonic() - killed_at < NODE_LOSS_SECONDS
     for each in failed.values():
         assert each.status == "Failed"
@@ -463,8 +459,8 @@ def test_losing_a_node_fails_its_calls_and_the_others_go_on(
         assert "not re-run" in each.error["message"]
 
     runs.release()
-    completed_once(ended(client, function, others), runs)
+    completed_once(ended(via_b, function, others), runs)
     (surviving,) = scaled.cluster.nodes
-    later = [call(client, function, {}) for _ in range(3)]
-    finished = ended(client, function, later)
+    later = [call(via_b, function, {}) for _ in range(3)]
+    finished = ended(via_b, function, later)
     assert {c.get_response()["node"] for c in finished.values()} == {surviving}
