@@ -343,3 +343,39 @@ async def test_losing_a_node_fails_its_calls_and_the_others_go_on(
     assert survivors and {eval_response(o)["node"] for o in survivors} == {surviving}
     later = await asyncio.gather(*(run(executor, job(where, {})) for _ in range(3)))
     assert {eval_response(o)["node"] for o in later} == {surviving}
+
+
+async def test_instances_outlive_their_executor_and_another_follows_their_calls(
+    ray_cluster: LocalRayCluster, settings: Settings, code: Code
+) -> None:
+    first = RayExecutor(settings, code.read)
+    spec = code.spec(60, "where")
+    gate = Gate()
+    held = job(spec, {"port": await gate.start()})
+    lines = Lines()
+    running = asyncio.create_task(run(first, held, lines))
+    await asyncio.wait_for(lines.first.wait(), 60)
+    (placed,) = [p for p in first.instances() if p.function_id == 60]
+    # The first executor's dispatcher goes: its instances stay, running their calls.
+    await first.leave()
+    running.cancel()
+
+    second = RayExecutor(settings, code.read)
+    try:
+        await second.resume()
+        (taken,) = [p for p in second.instances() if p.function_id == 60]
+        assert (taken.actor.name, taken.node_id) == (placed.actor.name, placed.node_id)
+        # A call it never received it refuses, for good: it never runs.
+        never = dataclasses.replace(job(spec, {}), call_id=10**9)
+        assert await second.follow(never.call_id, taken.actor.name, taken.node_id, Lines()) is None
+        assert (await taken.actor.invoke(never, [])).never_ran
+        # The held call (whose first report still waits for the executor that is gone).
+        following = asyncio.create_task(
+            second.follow(held.call_id, taken.actor.name, taken.node_id, Lines())
+        )
+        gate.open_all()
+        end = await asyncio.wait_for(following, 30)
+    finally:
+        await gate.close()
+        await second.close()
+    assert end is not None and eval_response(end)["node"] == placed.node_id

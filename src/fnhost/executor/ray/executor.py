@@ -19,65 +19,28 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-import ray
-from ray.exceptions import ActorUnavailableError, RayActorError, RayError, RayTaskError
+from ray.exceptions import ActorUnavailableError, RayActorError, RayError
 
 from fnhost import clock, metrics, timings
-from fnhost.builder.errors import BuildFailed
 from fnhost.executor.base import LogSink
 from fnhost.executor.call import could_not_start
 from fnhost.executor.instance import InstanceFailed
 from fnhost.executor.ray import cluster
-from fnhost.executor.ray.actor import Progress, StartFailed
+from fnhost.executor.ray.actor import Progress
 from fnhost.executor.ray.cluster import InstanceActor
+from fnhost.executor.ray.launch import CodeReader, Launcher
 from fnhost.executor.ray.placement import Placed, evictable, pick_instance, pick_node, should_grow
+from fnhost.executor.ray.versions import Version, build_failure
 from fnhost.lifecycle import CallEnd
 from fnhost.services.jobs import CallJob, FunctionSpec
 from fnhost.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-Version = tuple[int, str]  # function id, code digest
-# Reads a function version's code zip by its blob digest.
-CodeReader = Callable[[str], Awaitable[bytes]]
+VersionKey = tuple[int, str]  # function id, code digest
 # Told (call id, instance name, node id) before a call is handed to an instance; raises when
 # the call must not be handed after all (it is no longer this dispatcher's).
 Handing = Callable[[int, str, str], Awaitable[None]]
-
-
-class ImportFailed(InstanceFailed):
-    """The instance could not start because the handler's import failed."""
-
-
-class _Function:
-    """The instances of one function version, and its calls waiting for a free slot."""
-
-    def __init__(self) -> None:
-        self.ready: list[Placed] = []
-        self.starting: dict[str, asyncio.Task[None]] = {}  # node id -> the start there
-        self.waiting = 0
-        self.failure: InstanceFailed | None = None  # of the last start that failed
-        self.failures = 0
-        self.failed_on: set[str] = set()  # nodes where its last start failed
-        self._changed: asyncio.Future[None] | None = None
-
-    @property
-    def running(self) -> int:
-        return sum(placed.running for placed in self.ready)
-
-    def hosting(self) -> set[str]:
-        return {placed.node_id for placed in self.ready} | set(self.starting)
-
-    async def changed(self) -> None:
-        """Until an instance starts, fails to start, is lost, or frees a slot."""
-        if self._changed is None:
-            self._changed = asyncio.get_running_loop().create_future()
-        await asyncio.shield(self._changed)
-
-    def notify(self) -> None:
-        if self._changed is not None:
-            self._changed.set_result(None)
-            self._changed = None
 
 
 class RayExecutor:
@@ -87,10 +50,9 @@ class RayExecutor:
         self, settings: Settings, code: CodeReader, *, handing: Handing | None = None
     ) -> None:
         self._settings = settings
-        self._read_code = code
+        self._launcher = Launcher(settings, code, self._node_alive)
         self._handing = handing
-        self._functions: dict[Version, _Function] = {}
-        self._code: dict[str, asyncio.Task[ray.ObjectRef[bytes]]] = {}
+        self._functions: dict[VersionKey, Version] = {}
         self._nodes: list[str] = []
         self._nodes_read = -timings.RAY_NODES_MAX_AGE_SECONDS
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -127,12 +89,12 @@ class RayExecutor:
         if not function.ready and not function.starting:
             await self._grow(function, spec, force=True)
             if not function.starting:
-                raise _build_failure(self._no_node(), spec)
+                raise build_failure(self._no_node(), spec)
         while function.starting and not function.ready:
             await function.changed()
         if function.ready:
             return function.ready[0].runtime_version
-        raise _build_failure(function.failure or self._no_node(), spec)
+        raise build_failure(function.failure or self._no_node(), spec)
 
     async def run(self, job: CallJob, log: LogSink) -> CallEnd:
         self._ensure_reaper()
@@ -212,7 +174,7 @@ class RayExecutor:
                 code_digest=described.code_digest,
             )
             self._functions.setdefault(
-                (described.function_id, described.code_digest), _Function()
+                (described.function_id, described.code_digest), Version()
             ).ready.append(placed)
             logger.info(
                 "took in the instance %s (calls %s)",
@@ -222,7 +184,7 @@ class RayExecutor:
             )
         metrics.INSTANCES_WARM.set(len(self.instances()))
 
-    def _release(self, function: _Function, placed: Placed) -> None:
+    def _release(self, function: Version, placed: Placed) -> None:
         placed.running -= 1
         placed.last_used = time.monotonic()
         function.notify()
@@ -241,10 +203,10 @@ class RayExecutor:
         """Every ready instance, for operators."""
         return [placed for function in self._functions.values() for placed in function.ready]
 
-    def _function(self, spec: FunctionSpec) -> _Function:
-        return self._functions.setdefault((spec.function_id, spec.code_digest), _Function())
+    def _function(self, spec: FunctionSpec) -> Version:
+        return self._functions.setdefault((spec.function_id, spec.code_digest), Version())
 
-    async def _acquire(self, function: _Function, spec: FunctionSpec) -> Placed:
+    async def _acquire(self, function: Version, spec: FunctionSpec) -> Placed:
         """A slot on an instance of the function, waiting for one to start or free up."""
         capacity = self._settings.executor.ray_calls_per_instance
         function.waiting += 1
@@ -282,7 +244,7 @@ class RayExecutor:
             f"{limit} busy instances (FNHOST_RAY_INSTANCES_PER_NODE)"
         )
 
-    async def _grow(self, function: _Function, spec: FunctionSpec, *, force: bool = False) -> None:
+    async def _grow(self, function: Version, spec: FunctionSpec, *, force: bool = False) -> None:
         """Start instances of the function while it needs more and a node has room."""
         settings = self._settings.executor
         while force or should_grow(
@@ -299,7 +261,7 @@ class RayExecutor:
                 return
             function.starting[node] = self._spawn(self._start(function, spec, node))
 
-    async def _room_for(self, function: _Function) -> str | None:
+    async def _room_for(self, function: Version) -> str | None:
         """A node for a new instance of `function`, making room on a full one if need be."""
         if time.monotonic() - self._nodes_read > timings.RAY_NODES_MAX_AGE_SECONDS:
             await self._refresh_nodes()
@@ -317,9 +279,9 @@ class RayExecutor:
         await self._retire(idle)
         return idle.node_id
 
-    async def _start(self, function: _Function, spec: FunctionSpec, node: str) -> None:
+    async def _start(self, function: Version, spec: FunctionSpec, node: str) -> None:
         try:
-            function.ready.append(await self._launch(spec, node))
+            function.ready.append(await self._launcher.launch(spec, node))
             function.failed_on.discard(node)
             metrics.INSTANCES_WARM.set(len(self.instances()))
         except Exception as error:
@@ -342,76 +304,9 @@ class RayExecutor:
             del function.starting[node]
             function.notify()
 
-    async def _launch(self, spec: FunctionSpec, node: str) -> Placed:
-        """Create an instance actor on `node` and wait until its zygote is ready."""
-        code = await self._code_ref(spec.code_digest)
-        settings = self._settings
-        guard = (
-            settings.builds.environment_build_timeout_seconds
-            + settings.calls.instance_start_timeout_seconds
-            + settings.executor.ray_call_guard_seconds
-        )
-        started_at = time.monotonic()
-        actor = InstanceActor.create(cluster.instance_name(spec, node), node, settings)
-        try:
-            async with asyncio.timeout(guard):
-                started = await actor.start(spec, code)
-        except TimeoutError:
-            actor.kill()
-            raise InstanceFailed(
-                f"The function's instance on Ray node {node} did not start within {guard} s"
-            ) from None
-        except RayTaskError as error:  # fnhost's own code failed on the node
-            actor.kill()
-            raise InstanceFailed(
-                f"fnhost could not start the function's instance on Ray node {node}: "
-                f"{error.cause!r}",
-                trace=str(error),
-            ) from None
-        except RayError as error:
-            actor.kill()
-            where = "its node was lost" if not await self._node_alive(node) else "it died"
-            raise InstanceFailed(
-                f"The function's instance on Ray node {node} could not start: {where}",
-                trace=str(error),
-            ) from None
-        if isinstance(started, StartFailed):
-            actor.kill()
-            failed = ImportFailed if started.importing else InstanceFailed
-            raise failed(started.message, started.trace)
-        logger.info(
-            "instance of function %d started on node %s in %.2f s",
-            spec.function_id,
-            node,
-            time.monotonic() - started_at,
-            extra={"action": "instance_started", "function_id": spec.function_id, "node": node},
-        )
-        return Placed(
-            actor,
-            spec.function_id,
-            started.node_id,
-            started.pid,
-            code_digest=spec.code_digest,
-            runtime_version=started.runtime_version,
-        )
-
-    async def _code_ref(self, digest: str) -> "ray.ObjectRef[bytes]":
-        """The version's code zip in the object store, put there once."""
-
-        async def load() -> "ray.ObjectRef[bytes]":
-            return await asyncio.to_thread(cluster.put, await self._read_code(digest))
-
-        task = self._code.get(digest)
-        if task is None or (task.done() and task.exception() is not None):
-            task = self._code[digest] = asyncio.create_task(load())
-        try:
-            return await asyncio.shield(task)
-        except Exception as error:
-            raise InstanceFailed(f"The function's code could not be read: {error}") from None
-
     async def _call(
         self,
-        function: _Function,
+        function: Version,
         placed: Placed,
         call_id: int,
         log: LogSink,
@@ -488,7 +383,7 @@ class RayExecutor:
             for placed in [p for p in function.ready if p.node_id == node]:
                 self._drop(function, placed)
 
-    def _drop(self, function: _Function, placed: Placed) -> None:
+    def _drop(self, function: Version, placed: Placed) -> None:
         """Forget an instance that is lost or hung, and make sure it is dead."""
         if placed in function.ready:
             function.ready.remove(placed)
@@ -551,9 +446,7 @@ class RayExecutor:
                     await self._retire(placed)
             if not function.ready and not function.starting and not function.waiting:
                 del self._functions[version]
-        needed = {digest for _, digest in self._functions}
-        for digest in set(self._code) - needed:
-            del self._code[digest]
+        self._launcher.keep_code({digest for _, digest in self._functions})
 
     async def leave(self) -> None:
         """Stop following anything, and leave the instances, with the calls they run, to the
@@ -567,7 +460,7 @@ class RayExecutor:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._functions.clear()
-        self._code.clear()
+        self._launcher.keep_code(set())
 
     async def close(self) -> None:
         """Stop every instance, then leave the cluster."""
@@ -576,12 +469,3 @@ class RayExecutor:
         await asyncio.gather(*(self._retire(placed) for placed in instances))
         if self._connected:
             cluster.disconnect()
-
-
-def _build_failure(failure: InstanceFailed, spec: FunctionSpec) -> BuildFailed:
-    """A deploy's failure, in the words of a deploy on one machine."""
-    if isinstance(failure, ImportFailed):
-        return BuildFailed(
-            f"Importing {spec.function_path} failed: {failure.message}", failure.trace
-        )
-    return BuildFailed(failure.message, failure.trace)
