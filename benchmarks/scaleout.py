@@ -27,12 +27,10 @@ from pathlib import Path
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # a cluster on the loopback
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # nothing leaves this machine
 
-import asyncio
-
 import httpx
 import psutil
 from cryptography.fernet import Fernet
-from tests.postgres import fresh_database, query
+from tests.postgres import fresh_database
 from tests.ray_cluster import LocalRayCluster
 from tests.scaled_out import RunningDispatcher
 
@@ -139,13 +137,13 @@ def head_pids(cluster: LocalRayCluster) -> list[int]:
     return [info.process.pid for infos in head.all_processes.values() for info in infos]
 
 
-def backends(database_url: str) -> list[int]:
-    """The PostgreSQL backends serving this database (the replica's and dispatcher's pools)."""
-    name = database_url.rsplit("/", 1)[1]
-    rows = asyncio.run(
-        query(database_url, f"SELECT pid FROM pg_stat_activity WHERE datname = '{name}'")
-    )
-    return [row["pid"] for row in rows]
+def postgres() -> list[int]:
+    """The PostgreSQL server: its postmaster and every backend (a backend that ends is counted
+    in its postmaster's children's CPU), whichever database they serve."""
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] == "postgres" and process.parent().name() != "postgres":
+            return tree(process.pid)
+    raise RuntimeError("no PostgreSQL server runs on this machine")
 
 
 def ray_path(work: Path, sizes: Sizes) -> tuple[Run, dict[str, float]]:
@@ -170,7 +168,7 @@ def ray_path(work: Path, sizes: Sizes) -> tuple[Run, dict[str, float]]:
                 parts = {
                     "the API replica": lambda: [replica.pid],
                     "the dispatcher": lambda: [dispatcher_pid],
-                    "PostgreSQL (this database's backends)": lambda: backends(database_url),
+                    "PostgreSQL (the whole server)": postgres,
                     "the Ray nodes (raylets, instances, calls)": lambda: node_pids(cluster),
                     "the Ray head (GCS, its raylet)": lambda: head_pids(cluster),
                 }
