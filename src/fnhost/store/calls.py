@@ -150,7 +150,7 @@ _ENDS_OF = select(
     CALLS.c.response,
     CALLS.c.error_message,
     CALLS.c.error_trace,
-).where(CALLS.c.id.in_(bindparam("call_ids", expanding=True)), CALLS.c.state.not_in(NOT_ENDED))
+).where(CALLS.c.id.in_(bindparam("call_ids", expanding=True)), ~_NOT_ENDED)
 
 
 _ACTIVE = select(
