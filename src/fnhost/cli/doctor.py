@@ -4,6 +4,7 @@ with the Ray executor, the cluster's nodes, their function instances and the cal
 import typer
 
 from fnhost import isolation, sandbox
+from fnhost.cli.platform import load_settings
 from fnhost.settings import Settings
 
 
@@ -72,7 +73,7 @@ def _ray_cluster(address: str) -> None:
 def doctor() -> None:
     """Show how function code is isolated on this machine, and the limits of a call; with the
     Ray executor, the cluster's nodes, their function instances and the calls they run."""
-    settings = Settings.load()
+    settings = load_settings()
     if settings.executor.executor == "ray":
         assert settings.executor.ray_address is not None
         _ray_cluster(settings.executor.ray_address)

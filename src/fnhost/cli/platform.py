@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from fnhost.auth import oidc_config
 from fnhost.auth.oidc import OidcTimings, OidcVerifier
@@ -28,10 +29,20 @@ DataDirOption = Annotated[
 
 
 def load_settings(data_dir: Path | None = None, **overrides: object) -> Settings:
+    """The environment's settings with these overrides; settings that cannot be used stop the
+    command, saying why (exit code 2)."""
     values = {key: value for key, value in overrides.items() if value is not None}
     if data_dir is not None:
         values["data_dir"] = data_dir
-    return Settings.load(**values)
+    try:
+        return Settings.load(**values)
+    except ValidationError as error:
+        for problem in error.errors():
+            # A field's problem names its variable; the settings' own checks name theirs.
+            where = f"FNHOST_{str(problem['loc'][-1]).upper()}: " if problem["loc"] else ""
+            message = problem["msg"].removeprefix("Value error, ")
+            typer.secho(f"fnhost: {where}{message}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2) from None
 
 
 def oidc_verifier(settings: Settings) -> OidcVerifier | None:
