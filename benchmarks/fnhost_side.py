@@ -46,6 +46,7 @@ class Fnhost:
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = work / "fnhost-data"
         self.log = work / "fnhost.log"
+        work.mkdir(parents=True, exist_ok=True)
         self.env = {
             **os.environ,
             "FNHOST_ADMIN_TOKEN": TOKEN,
@@ -100,11 +101,12 @@ class Fnhost:
         """The load generator's client (see `Api`)."""
         return Api(self.port)
 
-    def deploy(self, http: httpx.Client, folder: str) -> tuple[int, float]:
-        """Upload and create a function from benchmarks/<folder>; (its id, seconds to Ready)."""
+    def deploy(self, http: httpx.Client, folder: str | Path) -> tuple[int, float]:
+        """Upload and create a function from benchmarks/<folder> (or the folder at that path);
+        (its id, seconds to Ready)."""
         code = _zip(HERE / folder)
         start = time.perf_counter()
-        name = f"{folder}-{uuid.uuid4().hex[:8]}"
+        name = f"{Path(folder).name}-{uuid.uuid4().hex[:8]}"
         file = _ok(http.post(f"{API}/files", json={"name": f"{name}.zip"}))
         _ok(http.put(file["uploadUrl"], content=code))
         created = _ok(
@@ -158,6 +160,13 @@ def _ok(response: httpx.Response) -> Any:
     return response.json()
 
 
+# A call still Running when POST .../call answers is polled after 1 ms, then twice as long each
+# time up to 0.1 s: as a client does (the SDK sleeps up to 0.3 s and more), so that a loaded
+# server is not also flooded with polls.
+FIRST_POLL_SECONDS = 0.001
+LONGEST_POLL_SECONDS = 0.1
+
+
 def call_until_done(api: Api, function_id: int, data: dict[str, Any]) -> dict[str, Any]:
     """POST /sessions, POST call, then POST calls/byids until the call is no longer Running."""
     session = api.post(f"{API}/sessions", {"items": [{"tokenExchange": True}]})
@@ -165,8 +174,10 @@ def call_until_done(api: Api, function_id: int, data: dict[str, Any]) -> dict[st
         f"{API}/functions/{function_id}/call",
         {"data": data, "nonce": session["items"][0]["nonce"]},
     )
+    pause = FIRST_POLL_SECONDS
     while call["status"] == "Running":
-        time.sleep(0.001)
+        time.sleep(pause)
+        pause = min(pause * 2, LONGEST_POLL_SECONDS)
         call = api.post(
             f"{API}/functions/{function_id}/calls/byids", {"items": [{"id": call["id"]}]}
         )["items"][0]

@@ -168,7 +168,7 @@ async def measure(root: Path, sizes: Sizes) -> list[tuple[str, str, str]]:
     trivial = functions.spec(next(ids), HERE / "function")
     rows: list[tuple[str, str, str]] = []
     local = LocalExecutor(settings, sandbox.Sandbox(isolation.detect(settings), hidden=[], slots=8))
-    executor = RayExecutor(settings, functions.blobs.__getitem__)
+    executor = RayExecutor(settings, functions.read)
     try:
         on_this_machine = await functions.on_this_machine(settings, trivial)
         await call(local, on_this_machine, {"x": 1})

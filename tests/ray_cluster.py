@@ -95,6 +95,10 @@ class Functions:
     def __init__(self) -> None:
         self.blobs: dict[str, bytes] = {}
 
+    async def read(self, digest: str) -> bytes:
+        """A code zip by digest, as the blob store reads it."""
+        return self.blobs[digest]
+
     def spec(self, function_id: int, folder: Path) -> FunctionSpec:
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w") as archive:
@@ -122,8 +126,8 @@ class Functions:
         """`spec` for the local executor: unpacked and built here by the nodes' own code."""
         workspace = Workspace(settings)
         code_dir = await workspace.code(spec, self.blobs[spec.code_digest])
-        python = await workspace.environment(spec, code_dir)
-        return dataclasses.replace(spec, code_dir=code_dir, environment=python)
+        environment = await workspace.environment(spec, code_dir)
+        return dataclasses.replace(spec, code_dir=code_dir, environment=environment.python)
 
 
 _call_ids = itertools.count(1)

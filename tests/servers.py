@@ -47,6 +47,18 @@ def stand_in(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
         server.server_close()
 
 
+def stop_process(process: subprocess.Popen[bytes], sig: int) -> int:
+    """Send `sig` unless it has exited, wait for it (killing it after 30 s); its exit code."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -110,14 +122,7 @@ class RunningServer:
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         assert self.process is not None
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return stop_process(self.process, sig)
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path else ""

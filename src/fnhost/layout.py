@@ -41,6 +41,7 @@ class DataDir:
         """Scratch space: per-call temporary directories, builds in progress."""
         return self.root / "work"
 
-    def upload_parts(self, upload_key: str) -> Path:
-        """The parts of one multipart upload in progress."""
-        return self.work / "uploads" / upload_key
+    @property
+    def upload_parts(self) -> Path:
+        """The parts of multipart uploads in progress, a folder per upload."""
+        return self.work / "uploads"

@@ -264,7 +264,9 @@ class ExecutorSettings(_Group):
     executor: Literal["local", "ray"] = Field(
         "local",
         description="local: calls run on this machine. ray: on the nodes of the Ray cluster at "
-        "FNHOST_RAY_ADDRESS that advertise the resource fnhost_node (needs fnhost[ray]).",
+        "FNHOST_RAY_ADDRESS that advertise the resource fnhost_node, run by `fnhost dispatcher` "
+        "(needs fnhost[ray] there, and PostgreSQL); `fnhost serve` is then an API replica that "
+        "runs no function code.",
     )
     ray_address: str | None = Field(
         None,
@@ -377,6 +379,20 @@ class LogSettings(_Group):
         "object per line (time, level, logger, message, and the request, project, function "
         "and call ids where known).",
     )
+
+
+class MonitoringSettings(_Group):
+    """The metrics listener: /metrics on a port of its own, for a process without the API's port
+    (`fnhost dispatcher`), or beside it."""
+
+    metrics_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="Port of the metrics listener, which serves what GET /metrics serves (to a "
+        "bearer token holding metricsAcl:READ in every project). Unset: no listener.",
+    )
+    metrics_host: str = Field("127.0.0.1", description="Interface the metrics listener binds to.")
 
 
 class ConsoleSettings(_Group):
@@ -502,8 +518,27 @@ class Settings(BaseModel):
     schedules: ScheduleSettings = Field(default_factory=ScheduleSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     logs: LogSettings = Field(default_factory=LogSettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     upstream: UpstreamSettings = Field(default_factory=UpstreamSettings)
+
+    @model_validator(mode="after")
+    def _scaled_out_shares_state(self) -> "Settings":
+        if self.executor.executor != "ray":
+            return self
+        if not self.database_url.startswith("postgresql"):
+            raise ValueError(
+                "FNHOST_EXECUTOR=ray needs PostgreSQL (FNHOST_DATABASE_URL=postgresql+asyncpg://"
+                "...): the API replicas and the dispatchers share their state through it"
+            )
+        if self.identity.secret_key is None:
+            raise ValueError(
+                "FNHOST_EXECUTOR=ray needs FNHOST_SECRET_KEY, the same on every replica and "
+                "dispatcher (it seals function secrets and signs calls' tokens); make one with "
+                "`python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'`"
+            )
+        return self
 
     @model_validator(mode="after")
     def _upstream_needs_oidc(self) -> "Settings":

@@ -55,3 +55,14 @@ RAY_NODES_MAX_AGE_SECONDS = 1.0
 RAY_UNREACHABLE_RETRY_SECONDS = 0.5
 # How long a retiring instance may take to stop its zygote before its actor is killed.
 RAY_INSTANCE_STOP_SECONDS = 5.0
+
+# PostgreSQL's dedicated connections (LISTEN, the dispatchers' lock): how often each is
+# checked, how long a check may take before the connection counts as gone, and how soon a
+# lost one is opened again.
+CONNECTION_CHECK_SECONDS = 1.0
+CONNECTION_CHECK_TIMEOUT_SECONDS = 2.0
+CONNECTION_RETRY_SECONDS = 1.0
+# A standby dispatcher tries to become the active one this often; one that lost the lock (its
+# connection failed) waits this long before it stands by again, so a healthy one takes over.
+STANDBY_POLL_SECONDS = 0.5
+LOCK_LOST_BACKOFF_SECONDS = 3.0

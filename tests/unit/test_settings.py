@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from pydantic import ValidationError
 
 from fnhost.settings import Settings
@@ -73,12 +74,21 @@ def test_public_url_is_https_when_the_server_serves_tls(tmp_path: Path) -> None:
     assert Settings.load(port=8000).public_url == "http://127.0.0.1:8000"
 
 
-def test_the_ray_executor_needs_the_cluster_address(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_ray_executor_needs_the_cluster_address_and_postgres(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("FNHOST_EXECUTOR", "ray")
+    postgres = "postgresql+asyncpg://fnhost@db.example.com/fnhost"
+    key = Fernet.generate_key().decode()
 
     with pytest.raises(ValidationError, match="FNHOST_EXECUTOR=ray needs FNHOST_RAY_ADDRESS"):
-        Settings.load()
-    assert Settings.load(ray_address="10.0.0.5:6379").executor.executor == "ray"
+        Settings.load(database_url=postgres, secret_key=key)
+    with pytest.raises(ValidationError, match="FNHOST_EXECUTOR=ray needs PostgreSQL"):
+        Settings.load(ray_address="10.0.0.5:6379", secret_key=key)
+    with pytest.raises(ValidationError, match="FNHOST_EXECUTOR=ray needs FNHOST_SECRET_KEY"):
+        Settings.load(ray_address="10.0.0.5:6379", database_url=postgres)
+    settings = Settings.load(ray_address="10.0.0.5:6379", database_url=postgres, secret_key=key)
+    assert settings.executor.executor == "ray"
 
 
 def test_each_project_has_its_upstream_or_the_default_one() -> None:

@@ -112,3 +112,19 @@ def create_app(platform: Platform, *, background: Sequence[BackgroundTask] = ())
         local=gateway.local_resources(app.routes),
     )
     return app
+
+
+def create_metrics_app(platform: Platform) -> FastAPI:
+    """Only GET /metrics (authenticated as on the API's port), for the metrics listener of a
+    process (FNHOST_METRICS_PORT)."""
+    app = FastAPI(
+        title="fnhost metrics",
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
+    app.state.platform = platform
+    errors.install(app)
+    app.router.routes[:0] = metrics.router.routes
+    return app

@@ -1,8 +1,10 @@
-"""`fnhost doctor`: what isolation and limits function code would really get on this machine."""
+"""`fnhost doctor`: what isolation and limits function code would really get on this machine;
+with the Ray executor, the cluster's nodes, their function instances and the calls they run."""
 
 import typer
 
 from fnhost import isolation, sandbox
+from fnhost.cli.platform import load_settings
 from fnhost.settings import Settings
 
 
@@ -33,9 +35,48 @@ def _limits(settings: Settings, isolated: sandbox.Isolation) -> list[str]:
     ]
 
 
+# Longest an instance may take to say what it runs before it is left out of the listing.
+INSTANCE_ANSWER_SECONDS = 5.0
+
+
+def _ray_cluster(address: str) -> None:
+    """The cluster's nodes, the instances on each and the calls they run."""
+    try:
+        from fnhost.executor.ray import cluster
+    except ModuleNotFoundError as error:
+        if error.name != "ray":
+            raise
+        typer.echo("ray cluster: Ray is not installed here: pip install 'fnhost[ray]'", err=True)
+        raise typer.Exit(1) from None
+    cluster.connect(address)
+    try:
+        nodes = cluster.survey(timeout_seconds=INSTANCE_ANSWER_SECONDS)
+    finally:
+        cluster.disconnect()
+    typer.echo(f"ray cluster: {address}")
+    for node in nodes:
+        if not node.alive:
+            typer.echo(f"  node {node.node_id} ({node.address}): lost")
+        elif not node.takes_instances:
+            typer.echo(f"  node {node.node_id} ({node.address}): runs no function (no fnhost_node)")
+        else:
+            count = len(node.instances)
+            typer.echo(f"  node {node.node_id} ({node.address}): {count} instance(s)")
+        for name, described in node.instances:
+            running = ", ".join(map(str, described.calls)) or "none"
+            typer.echo(
+                f"    {name}: function {described.function_id}, worker pid {described.pid}, "
+                f"calls running: {running}"
+            )
+
+
 def doctor() -> None:
-    """Show how function code is isolated on this machine, and the limits of a call."""
-    settings = Settings.load()
+    """Show how function code is isolated on this machine, and the limits of a call; with the
+    Ray executor, the cluster's nodes, their function instances and the calls they run."""
+    settings = load_settings()
+    if settings.executor.executor == "ray":
+        assert settings.executor.ray_address is not None
+        _ray_cluster(settings.executor.ray_address)
     try:
         isolated = isolation.detect(settings)
     except isolation.SandboxUnavailable as error:

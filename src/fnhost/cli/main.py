@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 # imports); they are imported only when one of them runs, so the client commands start fast.
 LOCAL_COMMANDS = {
     "serve": "fnhost.cli.serve:serve",
+    "dispatcher": "fnhost.cli.dispatcher:dispatcher",
     "token": "fnhost.cli.tokens:app",
     "client": "fnhost.cli.clients:app",
     "project": "fnhost.cli.projects:app",

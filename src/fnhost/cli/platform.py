@@ -7,14 +7,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from fnhost.auth import oidc_config
 from fnhost.auth.oidc import OidcTimings, OidcVerifier
 from fnhost.auth.secrets_box import SecretsBox
-from fnhost.blobs import BlobStore
+from fnhost.blobs import Blobs, FileBlobs
 from fnhost.sandbox import Isolation
+from fnhost.services.notifier import Notifier
 from fnhost.services.platform import Platform
 from fnhost.settings import Settings
+from fnhost.store.blobs import DatabaseBlobs
 from fnhost.store.engine import Database
 
 DataDirOption = Annotated[
@@ -26,10 +29,20 @@ DataDirOption = Annotated[
 
 
 def load_settings(data_dir: Path | None = None, **overrides: object) -> Settings:
+    """The environment's settings with these overrides; settings that cannot be used stop the
+    command, saying why (exit code 2)."""
     values = {key: value for key, value in overrides.items() if value is not None}
     if data_dir is not None:
         values["data_dir"] = data_dir
-    return Settings.load(**values)
+    try:
+        return Settings.load(**values)
+    except ValidationError as error:
+        for problem in error.errors():
+            # A field's problem names its variable; the settings' own checks name theirs.
+            where = f"FNHOST_{str(problem['loc'][-1]).upper()}: " if problem["loc"] else ""
+            message = problem["msg"].removeprefix("Value error, ")
+            typer.secho(f"fnhost: {where}{message}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2) from None
 
 
 def oidc_verifier(settings: Settings) -> OidcVerifier | None:
@@ -45,6 +58,16 @@ def oidc_verifier(settings: Settings) -> OidcVerifier | None:
             http_timeout_seconds=settings.identity.oidc_http_timeout_seconds,
         ),
     )
+
+
+def blobs_of(db: Database, settings: Settings) -> Blobs:
+    """Where blobs live: in the database where it is shared (replicas and dispatchers may each
+    have a disk of their own), else in the data directory."""
+    layout = settings.layout
+    on_disk = FileBlobs(layout.blobs, layout.upload_parts)
+    if db.dialect == "postgresql":
+        return DatabaseBlobs(db, earlier=on_disk)
+    return on_disk
 
 
 @asynccontextmanager
@@ -68,11 +91,12 @@ async def open_platform(
         yield Platform(
             settings=settings,
             db=db,
-            blobs=BlobStore(layout.blobs),
+            blobs=blobs_of(db, settings),
             secrets_box=SecretsBox.from_settings(settings.identity.secret_key, layout.secret_key),
             runtimes=runtimes or {},
             oidc=verifier,
             isolation=isolation,
+            notifier=Notifier(shared=db.dialect == "postgresql"),
         )
     finally:
         await db.dispose()

@@ -1,5 +1,6 @@
-"""Composition of the embedded deployment: database, API, dispatcher, builder, scheduler, one
-process."""
+"""Composition of `fnhost serve`: the database, the API, the scheduler and the retention loop;
+with the local executor also the dispatcher and the builder (one process runs everything), with
+the Ray executor none of them (an API replica: `fnhost dispatcher` runs calls and builds)."""
 
 import logging
 import os
@@ -7,20 +8,23 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 
 from fastapi import FastAPI
 
 from fnhost import isolation, sandbox
-from fnhost.api.app import create_app
+from fnhost.api.app import BackgroundTask, create_app
 from fnhost.builder.builder import Builder
 from fnhost.builder.environments import Environments
-from fnhost.builder.runtimes import discover
+from fnhost.builder.local import LocalSite
+from fnhost.builder.runtimes import Runtime, discover
+from fnhost.cli.metrics_listener import serve_metrics
 from fnhost.cli.platform import open_platform
-from fnhost.executor.base import Executor
 from fnhost.executor.dispatcher import Dispatcher
 from fnhost.executor.local import LocalExecutor
 from fnhost.scheduler.loop import Scheduler
 from fnhost.scheduler.retention import Retention
+from fnhost.services import listening
 from fnhost.services import tokens as tokens_service
 from fnhost.services.platform import Platform
 from fnhost.settings import Settings
@@ -48,7 +52,7 @@ def _admin_token(settings: Settings) -> tuple[str, str | None]:
     return path.read_text().strip(), str(path)
 
 
-def _log_isolation(isolated: sandbox.Isolation) -> None:
+def log_isolation(isolated: sandbox.Isolation) -> None:
     """What protects the machine from function code, said once at start (warned where less)."""
     for full, message, summary in [
         (isolated.kind == "bwrap", "function isolation: %s", isolated.summary()),
@@ -58,25 +62,42 @@ def _log_isolation(isolated: sandbox.Isolation) -> None:
         (logger.info if full else logger.warning)(message, summary)
 
 
-def _executor(settings: Settings, calls_sandbox: sandbox.Sandbox, platform: Platform) -> Executor:
-    """What runs calls, as FNHOST_EXECUTOR says."""
-    if settings.executor.executor == "local":
-        return LocalExecutor(settings, calls_sandbox)
-    try:
-        # Imported only when selected: nothing of Ray is loaded otherwise.
-        from fnhost.executor.ray.executor import RayExecutor
-    except ModuleNotFoundError as error:
-        if error.name != "ray":
-            raise
-        raise SystemExit(
-            "FNHOST_EXECUTOR=ray needs Ray, which is not installed: pip install 'fnhost[ray]'"
-        ) from None
-    return RayExecutor.connect(settings, platform.blobs.get)
+def shared_loops(platform: Platform) -> list[BackgroundTask]:
+    """What every process on the database runs: with PostgreSQL, the listener for what the
+    others change; and the metrics listener when FNHOST_METRICS_PORT is set."""
+    loops: list[BackgroundTask] = [partial(serve_metrics, platform)]
+    if platform.db.dialect == "postgresql":
+        loops.append(partial(listening.listen, platform))
+    return loops
+
+
+def _runs_calls(
+    settings: Settings, platform: Platform, runtimes: dict[str, Runtime]
+) -> list[BackgroundTask]:
+    """The dispatcher and the builder of one machine, connected to the notifier."""
+    environments_dir = settings.environments_dir
+    assert platform.isolation is not None
+    calls_sandbox = sandbox.Sandbox(
+        platform.isolation,
+        hidden=[settings.server.data_dir.resolve(), environments_dir.resolve()],
+        slots=settings.calls.max_concurrent_calls + settings.builds.build_concurrency,
+    )
+    dispatcher = Dispatcher(platform, LocalExecutor(settings, calls_sandbox))
+    environments = Environments(
+        environments_dir,
+        runtimes=runtimes,
+        default_sdk=settings.builds.default_cognite_sdk_version,
+        build_timeout_seconds=settings.builds.environment_build_timeout_seconds,
+    )
+    builder = Builder(platform, LocalSite(platform, environments, calls_sandbox))
+    platform.notifier.connect(dispatcher=dispatcher, builder=builder)
+    return [dispatcher.run, builder.run]
 
 
 @asynccontextmanager
 async def embedded(settings: Settings) -> AsyncIterator[Server]:
-    """Everything of an embedded server, ready to serve; disposed of on exit."""
+    """Everything of a server, ready to serve; disposed of on exit."""
+    replica = settings.executor.executor == "ray"
     runtimes = discover(settings.builds.runtime_interpreters)
     if settings.builds.default_runtime not in runtimes:
         logger.warning(
@@ -85,30 +106,22 @@ async def embedded(settings: Settings) -> AsyncIterator[Server]:
             ", ".join(runtimes) or "none",
         )
     versions = {name: runtime.version for name, runtime in runtimes.items()}
-    isolated = isolation.detect(settings)
-    _log_isolation(isolated)
+    isolated = None
+    if not replica:  # a replica runs no function code
+        isolated = isolation.detect(settings)
+        log_isolation(isolated)
     async with open_platform(settings, runtimes=versions, isolation=isolated) as platform:
-        environments_dir = settings.environments_dir
-        calls_sandbox = sandbox.Sandbox(
-            isolated,
-            hidden=[settings.server.data_dir.resolve(), environments_dir.resolve()],
-            slots=settings.calls.max_concurrent_calls + settings.builds.build_concurrency,
-        )
         token, token_file = _admin_token(settings)
         await tokens_service.register_admin(platform, token=token)
-        executor = _executor(settings, calls_sandbox, platform)
-        dispatcher = Dispatcher(platform, executor)
-        environments = Environments(
-            environments_dir,
-            runtimes=runtimes,
-            default_sdk=settings.builds.default_cognite_sdk_version,
-            build_timeout_seconds=settings.builds.environment_build_timeout_seconds,
-        )
-        builder = Builder(platform, environments, calls_sandbox)
         scheduler = Scheduler(platform)
-        platform.notifier.connect(dispatcher=dispatcher, builder=builder, scheduler=scheduler)
-        retention = Retention(platform)
-        app = create_app(
-            platform, background=[dispatcher.run, builder.run, scheduler.run, retention.run]
-        )
+        platform.notifier.connect(scheduler=scheduler)
+        background = [scheduler.run, Retention(platform).run, *shared_loops(platform)]
+        if replica:
+            logger.info(
+                "API replica: calls and builds run on the Ray cluster, by `fnhost dispatcher`",
+                extra={"action": "replica"},
+            )
+        else:
+            background += _runs_calls(settings, platform, runtimes)
+        app = create_app(platform, background=background)
         yield Server(app=app, platform=platform, admin_token=token, admin_token_file=token_file)

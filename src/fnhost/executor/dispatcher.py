@@ -8,9 +8,11 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from fnhost import clock, log_context, metrics, timings
-from fnhost.executor.base import Executor
+from fnhost.executor.base import Executor, LogSink
 from fnhost.executor.logs import CallLogBuffer
 from fnhost.lifecycle import CallEnd
 from fnhost.services import dispatch as dispatch_service
@@ -21,11 +23,18 @@ from fnhost.services.platform import Platform
 logger = logging.getLogger(__name__)
 
 
+# Runs one call (or follows it) to its end, given where its log lines go; None when its end is
+# not this dispatcher's to record.
+CallWork = Callable[[LogSink], Awaitable[CallEnd | None]]
+
+
 class Dispatcher:
-    def __init__(self, platform: Platform, executor: Executor) -> None:
+    def __init__(
+        self, platform: Platform, executor: Executor, *, claimant: str | None = None
+    ) -> None:
         self._platform = platform
         self._executor = executor
-        self._claimant = uuid.uuid4().hex
+        self._claimant = claimant or uuid.uuid4().hex
         self._wakeup = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
         self._prewarming: set[asyncio.Task[None]] = set()
@@ -78,8 +87,7 @@ class Dispatcher:
     async def run(self) -> None:
         """Dispatch until cancelled; on the way out, end the calls this dispatcher was running."""
         await dispatch_service.register(self._platform, claimant=self._claimant)
-        # Calls left running by an earlier process of this server can never finish now.
-        await dispatch_service.recover(self._platform)
+        await self._recover()
         beating = asyncio.create_task(self._beat())
         try:
             while True:
@@ -103,10 +111,15 @@ class Dispatcher:
             await asyncio.sleep(timings.DISPATCHER_HEARTBEAT_SECONDS)
             try:
                 await dispatch_service.heartbeat(self._platform, claimant=self._claimant)
-                await dispatch_service.recover(self._platform)
+                await self._recover()
                 await dispatch_service.end_calls_of_failed_deploys(self._platform)
             except Exception:
                 logger.exception("heartbeat failed", extra={"action": "heartbeat_failed"})
+
+    async def _recover(self) -> None:
+        """Calls left running by dispatchers that are gone (an earlier process of this server,
+        another replica's) can never finish: they end, saying so."""
+        await dispatch_service.recover(self._platform)
 
     async def _dispatch_free_slots(self) -> None:
         free = self._free_slots()
@@ -124,7 +137,11 @@ class Dispatcher:
             self._launch(job)
 
     def _launch(self, job: CallJob) -> None:
-        task = asyncio.create_task(self._run(job))
+        self._occupy(self._run(job))
+
+    def _occupy(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` in a slot."""
+        task = asyncio.create_task(work)
         self._running.add(task)
         metrics.CALLS_RUNNING_HERE.set(len(self._running))
         task.add_done_callback(self._finished)
@@ -135,32 +152,46 @@ class Dispatcher:
         self._wakeup.set()  # a slot is free
 
     async def _run(self, job: CallJob) -> None:
-        log_context.bind(
-            project=job.project, function_id=job.function.function_id, call_id=job.call_id
-        )
+        function_id = job.function.function_id
+        waited_ms = max(clock.now_ms() - job.accepted_time, 0)
+        metrics.CALL_QUEUE_WAIT.labels(job.project, str(function_id)).observe(waited_ms / 1000)
+
+        async def work(log: LogSink) -> CallEnd:
+            return await self._executor.run(job, log)
+
+        await self._record(job.project, function_id, job.call_id, work)
+
+    async def _record(self, project: str, function_id: int, call_id: int, work: CallWork) -> None:
+        """Run `work` with a log buffer for the call's lines, then record the call's end."""
+        log_context.bind(project=project, function_id=function_id, call_id=call_id)
 
         async def store(lines: list[tuple[int, str]]) -> None:
-            await dispatch_service.append_logs(self._platform, call_id=job.call_id, lines=lines)
+            await dispatch_service.append_logs(self._platform, call_id=call_id, lines=lines)
 
         calls = self._platform.settings.calls
         logs = CallLogBuffer(
             store, max_bytes=calls.call_log_max_bytes, max_line_chars=calls.log_line_max_chars
         )
-        labels = (job.project, str(job.function.function_id))
-        waited_ms = max(clock.now_ms() - job.accepted_time, 0)
-        metrics.CALL_QUEUE_WAIT.labels(*labels).observe(waited_ms / 1000)
         started = time.monotonic()
         try:
-            end = await self._executor.run(job, logs.add)
+            end = await work(logs.add)
         except asyncio.CancelledError:
             await logs.close()
             raise
+        except dispatch_service.Superseded:
+            logger.warning(
+                "call taken over by another dispatcher: left to it",
+                extra={"action": "call_superseded"},
+            )
+            end = None
         except Exception as error:
             logger.exception("executor failed", extra={"action": "executor_failed"})
             end = CallEnd.failed(f"fnhost could not run the call: {error}", at=clock.now_ms())
-        metrics.CALL_DURATION.labels(*labels).observe(time.monotonic() - started)
         await logs.close()
-        await endings.end(self._platform, call_ids=[job.call_id], end=end)
+        if end is None:
+            return
+        metrics.CALL_DURATION.labels(project, str(function_id)).observe(time.monotonic() - started)
+        await endings.end(self._platform, call_ids=[call_id], end=end, claimant=self._claimant)
 
     async def _stop(self) -> None:
         for task in self._running:

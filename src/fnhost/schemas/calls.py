@@ -52,6 +52,16 @@ class CallResponse(WireModel):
         return {"callId": self.call_id, "functionId": self.function_id, "response": self.response}
 
 
+class CallNode(WireModel):
+    """Where a call ran: fnhost's own, never part of the CDF call object."""
+
+    id: int
+    node: str | None  # the Ray node its instance was on; None when not run on a Ray cluster
+
+    def wire(self) -> dict[str, Any]:
+        return {"id": self.id, "node": self.node}
+
+
 class LogEntry(WireModel):
     timestamp: int | None = None
     message: str

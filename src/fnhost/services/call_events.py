@@ -1,7 +1,8 @@
 """In-process signals that a call ended, for requests that hold their answer until it does.
 
-Only ends recorded by this process are signalled; a waiter on a call run elsewhere (another
-dispatcher process) simply times out and answers with what the database says.
+Ends recorded by this process are signalled at once (services/endings.py); ends recorded by
+another process are signalled when its notification is heard (services/listening.py, where the
+database is shared), else a waiter times out and answers with what the database says.
 """
 
 import asyncio
@@ -32,6 +33,10 @@ class CallEvents:
         for future in self._waiters.pop(call_id, []):
             if not future.done():
                 future.set_result(end)
+
+    def watched_ids(self) -> list[int]:
+        """The calls someone waits for."""
+        return list(self._waiters)
 
     @property
     def watched(self) -> int:

@@ -11,10 +11,19 @@ from typing import Any
 from fnhost import clock, errors, timings
 from fnhost.auth.principal import Principal
 from fnhost.lifecycle import CallEnd, CallState, FunctionStatus
-from fnhost.schemas.calls import CallCreate, CallError, CallFilter, CallRead, CallResponse, LogEntry
+from fnhost.schemas.calls import (
+    CallCreate,
+    CallError,
+    CallFilter,
+    CallNode,
+    CallRead,
+    CallResponse,
+    LogEntry,
+)
 from fnhost.services import cursors, dispatch, endings, identity, sessions
 from fnhost.services.capacity import Capacity
 from fnhost.services.jobs import CallStarter
+from fnhost.services.notifier import Change
 from fnhost.services.platform import Platform
 from fnhost.settings import Settings
 from fnhost.store import calls as calls_store
@@ -137,7 +146,9 @@ async def create(
         ended = None
         if function.status == FunctionStatus.FAILED:
             failed = endings.deploy_failed(function, at=now)
-            ended = endings.end_in(tx, call_ids=[call.id], end=failed)
+            ended = endings.end_in(tx, platform.notifier, call_ids=[call.id], end=failed)
+        elif not runs_now:
+            platform.notifier.tell_others(tx, Change.CALL_QUEUED)
         return _Stored(call, function, session, ended)
 
     async def store_and_hand_over() -> _Stored:
@@ -243,6 +254,19 @@ async def retrieve(
     if missing and not ignore_unknown:
         raise errors.NotFound("Function calls not found", missing=missing)
     return [to_read(known[i]) for i in dict.fromkeys(ids) if i in known]
+
+
+async def nodes(
+    platform: Platform, *, project: str, function_id: int, ids: list[int], ignore_unknown: bool
+) -> list[CallNode]:
+    """The node each call ran on (fnhost's own: the CDF call object has no such field)."""
+    found = await platform.db.run_read(
+        partial(calls_store.nodes_of, project=project, function_id=function_id, ids=ids)
+    )
+    missing = [{"id": i} for i in dict.fromkeys(ids) if i not in found]
+    if missing and not ignore_unknown:
+        raise errors.NotFound("Function calls not found", missing=missing)
+    return [CallNode(id=i, node=found[i]) for i in dict.fromkeys(ids) if i in found]
 
 
 def _get(tx: Tx, *, project: str, function_id: int, call_id: int) -> CallRecord:

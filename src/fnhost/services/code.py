@@ -91,7 +91,7 @@ async def read(platform: Platform, *, project: str, function_id: int, function_p
     )
     if digest is None:
         raise errors.NotFound("Function not found", missing=[{"id": function_id}])
-    content = await asyncio.to_thread(platform.blobs.get, digest)
+    content = await platform.blobs.get(digest)
     return await asyncio.to_thread(
         _read_zip,
         content,

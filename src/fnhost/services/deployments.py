@@ -1,28 +1,20 @@
 """A function's deployment as the builder sees it: Queued -> Deploying -> Ready | Failed."""
 
 import logging
-from dataclasses import dataclass
 from functools import partial
 
 from fnhost import clock
 from fnhost.lifecycle import FunctionStatus
 from fnhost.services import endings
+from fnhost.services.dispatch import spec_of
+from fnhost.services.jobs import FunctionSpec
+from fnhost.services.notifier import Change
 from fnhost.services.platform import Platform
 from fnhost.store import calls as calls_store
 from fnhost.store import functions as functions_store
 from fnhost.store.engine import Tx
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class BuildJob:
-    function_id: int
-    code_digest: str
-    function_path: str
-    runtime: str
-    index_url: str | None
-    extra_index_urls: list[str]
 
 
 async def pending(platform: Platform) -> list[int]:
@@ -58,8 +50,9 @@ async def requeue_interrupted(platform: Platform) -> None:
     await platform.db.run_write(unit)
 
 
-async def start(platform: Platform, *, function_id: int) -> BuildJob | None:
-    """Move a Queued function to Deploying; None when another builder took it (or it is gone)."""
+async def start(platform: Platform, *, function_id: int) -> FunctionSpec | None:
+    """Move a Queued function to Deploying, and what building it needs; None when another
+    builder took it (or it is gone)."""
     function = await platform.db.run_write(
         partial(
             functions_store.transition,
@@ -70,29 +63,25 @@ async def start(platform: Platform, *, function_id: int) -> BuildJob | None:
     )
     if function is None:
         return None
-    return BuildJob(
-        function_id=function.id,
-        code_digest=function.code_digest,
-        function_path=function.function_path,
-        runtime=function.runtime,
-        index_url=function.index_url,
-        extra_index_urls=list(function.extra_index_urls or []),
-    )
+    return spec_of(platform, function)
 
 
 async def succeed(
     platform: Platform, *, function_id: int, environment: str, runtime_version: str
 ) -> None:
-    await platform.db.run_write(
-        partial(
-            functions_store.transition,
+    def unit(tx: Tx) -> None:
+        function = functions_store.transition(
+            tx,
             function_id=function_id,
             from_status=FunctionStatus.DEPLOYING,
             status=FunctionStatus.READY,
             environment=environment,
             runtime_version=runtime_version,
         )
-    )
+        if function is not None:
+            platform.notifier.tell_others(tx, Change.FUNCTION_READY, [function_id])
+
+    await platform.db.run_write(unit)
     platform.notifier.function_ready(function_id)
 
 
@@ -112,7 +101,7 @@ async def fail(platform: Platform, *, function_id: int, message: str, trace: str
             return None
         waiting = calls_store.queued_of_functions(tx, function_ids=[function_id])
         failed = endings.deploy_failed(function, at=clock.now_ms())
-        return endings.end_in(tx, call_ids=waiting, end=failed)
+        return endings.end_in(tx, platform.notifier, call_ids=waiting, end=failed)
 
     ended = await platform.db.run_write(unit)
     if ended is not None:

@@ -1,5 +1,6 @@
-"""Calls as the dispatcher sees them: claim queued ones, record logs, recover the calls of
-dispatchers that are gone."""
+"""Calls as the dispatcher sees them: claim queued ones, record where each is handed, record logs,
+recover the calls of dispatchers that are gone (or, where instances outlive dispatchers, take
+them over)."""
 
 import asyncio
 import dataclasses
@@ -25,6 +26,10 @@ from fnhost.store.functions import FunctionRecord
 from fnhost.store.sessions import SessionRecord
 
 logger = logging.getLogger(__name__)
+
+
+class Superseded(Exception):
+    """The call is no longer this dispatcher's: another one took over (this one lost its lock)."""
 
 
 class Unstartable(Exception):
@@ -125,7 +130,9 @@ async def claim(platform: Platform, *, limit: int, claimant: str) -> list[CallJo
                 job = call_job(platform, claimed.call, claimed.function, claimed.session)
             except Unstartable as error:
                 failed = CallEnd.failed(error.message, at=clock.now_ms())
-                unstartable.append(endings.end_in(tx, call_ids=[claimed.call.id], end=failed))
+                unstartable.append(
+                    endings.end_in(tx, platform.notifier, call_ids=[claimed.call.id], end=failed)
+                )
             else:
                 jobs.append((job, claimed.session))
         return jobs, unstartable
@@ -170,7 +177,12 @@ async def end_calls_of_failed_deploys(platform: Platform) -> None:
     def unit(tx: Tx) -> list[endings.Ended]:
         now = clock.now_ms()
         return [
-            endings.end_in(tx, call_ids=call_ids, end=endings.deploy_failed(function, at=now))
+            endings.end_in(
+                tx,
+                platform.notifier,
+                call_ids=call_ids,
+                end=endings.deploy_failed(function, at=now),
+            )
             for function, call_ids in calls_store.queued_of_failed_functions(tx)
         ]
 
@@ -227,7 +239,10 @@ async def recover(platform: Platform, *, leaving: str | None = None) -> list[int
         interrupted = calls_store.running_of(tx, claimants=dead)
         dispatchers_store.remove(tx, ids=dead)
         return endings.end_in(
-            tx, call_ids=interrupted, end=CallEnd.failed(endings.INTERRUPTED, at=now)
+            tx,
+            platform.notifier,
+            call_ids=interrupted,
+            end=CallEnd.failed(endings.INTERRUPTED, at=now),
         )
 
     ended = await platform.db.run_write(unit)
@@ -238,3 +253,38 @@ async def recover(platform: Platform, *, leaving: str | None = None) -> list[int
             extra={"action": "calls_recovered", "call_ids": ended.call_ids},
         )
     return ended.call_ids
+
+
+async def hand_over(
+    platform: Platform, *, claimant: str, call_id: int, instance: str, node: str
+) -> None:
+    """Record where a call is about to be handed (its instance, on its node), so that a
+    dispatcher taking over knows whom to ask; Superseded when it is no longer `claimant`'s."""
+    unit = partial(
+        calls_store.hand_over, call_id=call_id, claimant=claimant, instance=instance, node=node
+    )
+    if not await platform.db.run_write(unit):
+        raise Superseded(call_id)
+    logger.debug(
+        "call %d handed to instance %s on node %s",
+        call_id,
+        instance,
+        node,
+        extra={"action": "call_handed", "call_id": call_id, "node": node},
+    )
+
+
+async def take_over(platform: Platform, *, claimant: str) -> list[CallRecord]:
+    """Make the running calls of earlier dispatchers `claimant`'s own (there is one active
+    dispatcher: whatever runs is its to follow); returns them."""
+    return await platform.db.run_write(partial(calls_store.take_over, claimant=claimant))
+
+
+async def requeue(platform: Platform, *, call_ids: list[int]) -> None:
+    """Queue again calls that were claimed but provably never started: they run, once."""
+    requeued = await platform.db.run_write(partial(calls_store.requeue, call_ids=call_ids))
+    if requeued:
+        logger.info(
+            "calls claimed by an earlier dispatcher never started: queued again",
+            extra={"action": "calls_requeued", "call_ids": requeued},
+        )

@@ -1,7 +1,8 @@
 """Ending calls: the one way a call reaches its terminal state, whatever ends it (its result, an
 error, its deadline, a call that cannot start, a lost instance, a failed deploy, a stopped
 server). A call ends once: the first end recorded wins, later ones change nothing. Each end is
-announced to the requests of this process waiting for it, once its transaction committed.
+announced to the requests of this process waiting for it, once its transaction committed, and
+to other processes' (where the database is shared) by the transaction itself.
 """
 
 import logging
@@ -10,7 +11,8 @@ from dataclasses import dataclass
 from functools import partial
 
 from fnhost import metrics
-from fnhost.lifecycle import CallEnd
+from fnhost.lifecycle import CallEnd, CallState
+from fnhost.services.notifier import Change, Notifier
 from fnhost.services.platform import Platform
 from fnhost.store import calls as calls_store
 from fnhost.store.calls import EndedCall
@@ -43,15 +45,46 @@ class Ended:
         return [call.id for call in self.calls]
 
 
-def end_in(tx: Tx, *, call_ids: Sequence[int], end: CallEnd) -> Ended:
-    """End, inside a unit of work, those of `call_ids` that have not ended; `announce` the
-    result once the unit committed."""
-    return Ended(calls_store.end(tx, call_ids=call_ids, ended=end), end)
+def end_in(
+    tx: Tx,
+    notifier: Notifier,
+    *,
+    call_ids: Sequence[int],
+    end: CallEnd,
+    claimant: str | None = None,
+) -> Ended:
+    """End, inside a unit of work, those of `call_ids` that have not ended (with `claimant`:
+    only the call that dispatcher still holds); `announce` the result once the unit committed."""
+    ended = Ended(calls_store.end(tx, call_ids=call_ids, ended=end, claimant=claimant), end)
+    if ended.calls:
+        notifier.tell_others(tx, Change.CALLS_ENDED, ended.call_ids, told_end(end))
+    return ended
 
 
-async def end(platform: Platform, *, call_ids: Sequence[int], end: CallEnd) -> list[int]:
-    """End those of `call_ids` that have not ended, and announce it; returns those ended."""
-    ended = await platform.db.run_write(partial(end_in, call_ids=call_ids, end=end))
+def told_end(end: CallEnd) -> str:
+    """How calls ended, as a notification can say it: "state:end time" when that is all there
+    is to say (a completed call: its response is not for the requests waiting); else nothing,
+    and the listener reads the end with its error from the database."""
+    return "" if end.error_message is not None else f"{end.state}:{end.end_time}"
+
+
+def heard_end(detail: str) -> CallEnd | None:
+    """The end `told_end` said, if it said one."""
+    state, _, end_time = detail.partition(":")
+    if state not in CallState.__members__.values() or not end_time.isdigit():
+        return None
+    return CallEnd(CallState(state), int(end_time))
+
+
+async def end(
+    platform: Platform, *, call_ids: Sequence[int], end: CallEnd, claimant: str | None = None
+) -> list[int]:
+    """End those of `call_ids` that have not ended (with `claimant`: only the call that
+    dispatcher still holds), and announce it; returns those ended."""
+    unit = partial(
+        end_in, notifier=platform.notifier, call_ids=call_ids, end=end, claimant=claimant
+    )
+    ended = await platform.db.run_write(unit)
     announce(platform, ended)
     return ended.call_ids
 

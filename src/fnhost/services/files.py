@@ -1,6 +1,5 @@
 """Files: the metadata entry, the pre-authorised upload, and the snapshot of bytes it points at."""
 
-import asyncio
 import hashlib
 import hmac
 import secrets
@@ -102,7 +101,7 @@ async def upload(platform: Platform, *, upload_key: str, content: bytes) -> None
     by_key = partial(files_store.get_by_upload_key, upload_key=upload_key)
     if await platform.db.run_read(by_key) is None:  # checked first: a bad URL stores nothing
         raise errors.NotFound("Unknown or expired upload URL")
-    digest = await asyncio.to_thread(platform.blobs.put, content)
+    digest = await platform.blobs.put(content)
     now = clock.now_ms()
 
     def unit(tx: Tx) -> None:
@@ -248,6 +247,6 @@ async def download(platform: Platform, *, file_id: int, token: str) -> Download:
         raise errors.NotFound("Unknown or expired download link")
     if file.blob_digest is None:
         raise errors.InvalidInput(f"File {file_id} has no content yet: upload it first")
-    content = await asyncio.to_thread(platform.blobs.get, file.blob_digest)
+    content = await platform.blobs.get(file.blob_digest)
     media_type = file.attributes.get("mime_type") or "application/octet-stream"
     return Download(content, media_type)

@@ -15,6 +15,7 @@ from fnhost.schemas.functions import (
     Range,
 )
 from fnhost.services import cursors, identifiers, projects, schedules
+from fnhost.services.notifier import Change
 from fnhost.services.platform import Platform
 from fnhost.store import files as files_store
 from fnhost.store import functions as functions_store
@@ -95,7 +96,7 @@ async def create(platform: Platform, *, project: str, body: FunctionCreate) -> F
                 "A function with this externalId already exists",
                 duplicated=[{"externalId": body.external_id}],
             )
-        return functions_store.insert_one(
+        function = functions_store.insert_one(
             tx,
             project=project,
             external_id=body.external_id,
@@ -117,6 +118,8 @@ async def create(platform: Platform, *, project: str, body: FunctionCreate) -> F
             status=FunctionStatus.QUEUED,
             created_time=clock.now_ms(),
         )
+        platform.notifier.tell_others(tx, Change.FUNCTION_CREATED, [function.id])
+        return function
 
     created = await projects.write_in(platform, project, unit)
     platform.notifier.function_created()
@@ -193,6 +196,7 @@ async def delete(
         # The schedules go by cascade; their sessions must not stay held forever.
         schedules.release_sessions_of_functions(tx, function_ids=function_ids, grace=grace)
         functions_store.delete_many(tx, project=project, ids=function_ids)
+        platform.notifier.tell_others(tx, Change.FUNCTION_DELETED, function_ids)
 
     await platform.db.run_write(unit)
     platform.notifier.function_deleted()

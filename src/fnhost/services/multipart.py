@@ -1,15 +1,12 @@
 """Multipart uploads, the way the SDK's `files.upload(path)` sends a file: the file entry and
 one upload URL per part, a PUT to each (in any order), then `completemultipartupload`, which
-joins the parts into the file's bytes. Parts wait on disk in the data directory's work area."""
+joins the parts into the file's bytes. Parts wait in the blob store (the data directory's work
+area on one machine, the database where it is shared, as parts may reach different replicas)."""
 
-import asyncio
-import os
-import shutil
-import tempfile
 from functools import partial
-from pathlib import Path
 
 from fnhost import errors
+from fnhost.blobs import PartsMissing, PartsTooLarge
 from fnhost.schemas.common import Identifier
 from fnhost.schemas.files import FileCreate, FileRead
 from fnhost.services import files
@@ -52,27 +49,14 @@ async def put_part(platform: Platform, *, upload_key: str, part: int, content: b
     by_key = partial(files_store.get_by_upload_key, upload_key=upload_key)
     if await platform.db.run_read(by_key) is None:  # first: a bad URL stores nothing
         raise errors.NotFound("Unknown or expired upload URL")
-    folder = platform.settings.layout.upload_parts(upload_key)
-    await asyncio.to_thread(
-        _write_part, folder, part, content, platform.settings.builds.upload_max_bytes
-    )
-
-
-def _write_part(folder: Path, part: int, content: bytes, limit: int) -> None:
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    others = sum(
-        p.stat().st_size for p in folder.iterdir() if p.name.isdigit() and p.name != str(part)
-    )
-    if others + len(content) > limit:
+    limit = platform.settings.builds.upload_max_bytes
+    try:
+        await platform.blobs.put_part(upload_key, part, content, limit=limit)
+    except PartsTooLarge as error:
         raise errors.PayloadTooLarge(
-            f"The parts uploaded come to {others + len(content)} bytes; the limit is {limit} "
+            f"The parts uploaded come to {error.total} bytes; the limit is {limit} "
             "(FNHOST_UPLOAD_MAX_BYTES)"
-        )
-    # Written beside and renamed: completing never reads a part half written.
-    fd, staged = tempfile.mkstemp(dir=folder, prefix=".part")
-    with os.fdopen(fd, "wb") as out:
-        out.write(content)
-    os.replace(staged, folder / str(part))
+        ) from None
 
 
 async def complete(platform: Platform, *, project: str, file_id: int, upload_id: str) -> None:
@@ -84,16 +68,12 @@ async def complete(platform: Platform, *, project: str, file_id: int, upload_id:
             f"No multipart upload {upload_id!r} of file {file_id}: pass the id and uploadId "
             "returned by initmultipartupload"
         )
-    folder = platform.settings.layout.upload_parts(upload_key)
-    content = await asyncio.to_thread(_joined, folder, _check_parts(int(count)))
-    await files.upload(platform, upload_key=upload_key, content=content)
-    await asyncio.to_thread(shutil.rmtree, folder, True)
-
-
-def _joined(folder: Path, count: int) -> bytes:
-    missing = [n for n in range(count) if not (folder / str(n)).is_file()]
-    if missing:
+    parts = _check_parts(int(count))
+    try:
+        content = await platform.blobs.joined(upload_key, parts)
+    except PartsMissing as error:
         raise errors.InvalidInput(
-            f"Parts {missing} of {count} were not uploaded: PUT each to its upload URL first"
-        )
-    return b"".join((folder / str(n)).read_bytes() for n in range(count))
+            f"Parts {error.missing} of {parts} were not uploaded: PUT each to its upload URL first"
+        ) from None
+    await files.upload(platform, upload_key=upload_key, content=content)
+    await platform.blobs.drop_parts(upload_key)

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 from fnhost.auth.oidc import OidcVerifier
 from fnhost.auth.secrets_box import SecretsBox
-from fnhost.blobs import BlobStore
+from fnhost.blobs import Blobs
 from fnhost.sandbox import Isolation
 from fnhost.services.call_events import CallEvents
 from fnhost.services.notifier import Notifier
@@ -19,7 +19,7 @@ class Platform:
 
     settings: Settings
     db: Database
-    blobs: BlobStore
+    blobs: Blobs
     secrets_box: SecretsBox
     # Runtime name (e.g. "py311") -> "Python 3.11.7", for the runtimes this server really has.
     runtimes: Mapping[str, str]

@@ -18,6 +18,7 @@ from fnhost.schemas.schedules import (
 from fnhost.services import cursors, identity, projects, sessions
 from fnhost.services.calls import check_data_size, session_ttl
 from fnhost.services.capacity import Capacity
+from fnhost.services.notifier import Change
 from fnhost.services.platform import Platform
 from fnhost.settings import Settings
 from fnhost.store import calls as calls_store
@@ -99,7 +100,7 @@ async def create(
                 "A one-shot session cannot run a schedule: create the session with "
                 "tokenExchange or client credentials"
             )
-        return schedules_store.insert_one(
+        schedule = schedules_store.insert_one(
             tx,
             function_external_id=function.external_id,
             project=project,
@@ -111,6 +112,8 @@ async def create(
             session_id=bound.id,
             created_time=clock.now_ms(),
         )
+        platform.notifier.tell_others(tx, Change.SCHEDULE_CREATED, [schedule.id])
+        return schedule
 
     created = await projects.write_in(platform, project, unit)
     platform.notifier.schedule_created()
@@ -248,6 +251,8 @@ async def fire(platform: Platform, *, due: Mapping[int, datetime]) -> Fired:
             )
         function_ids = sorted({function_id for _, function_id in created})
         functions_store.touch_last_called(tx, function_ids=function_ids, at=now_ms)
+        if created:
+            platform.notifier.tell_others(tx, Change.CALL_QUEUED)
         return created, refused
 
     created, refused = await platform.db.run_write(unit)

@@ -53,6 +53,8 @@ class CallRecord:
     schedule_id: int | None
     scheduled_time: int | None
     claimed_by: str | None
+    instance: str | None
+    node: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +131,26 @@ _END_MANY = (
     .values(_END_VALUES)
     .returning(*_ENDED)
 )
+# A dispatcher's end of a call it runs: only while the call is still its own (a dispatcher that
+# took over since decides instead).
+_END_OWN = _END_ONE.where(CALLS.c.claimed_by == bindparam("claimant"))
+_HAND_OVER = (
+    update(CALLS)
+    .where(
+        CALLS.c.id == bindparam("call_id"),
+        CALLS.c.state == CallState.RUNNING,
+        CALLS.c.claimed_by == bindparam("claimant"),
+    )
+    .values(instance=bindparam("to_instance"), node=bindparam("to_node"))
+)
+_ENDS_OF = select(
+    CALLS.c.id,
+    CALLS.c.state,
+    CALLS.c.end_time,
+    CALLS.c.response,
+    CALLS.c.error_message,
+    CALLS.c.error_trace,
+).where(CALLS.c.id.in_(bindparam("call_ids", expanding=True)), ~_NOT_ENDED)
 
 
 _ACTIVE = select(
@@ -303,9 +325,12 @@ def queued_of_failed_functions(tx: Tx) -> list[tuple[FunctionRecord, list[int]]]
     return [(function_record(row), by_function[row.id]) for row in functions]
 
 
-def end(tx: Tx, *, call_ids: Sequence[int], ended: CallEnd) -> list[EndedCall]:
+def end(
+    tx: Tx, *, call_ids: Sequence[int], ended: CallEnd, claimant: str | None = None
+) -> list[EndedCall]:
     """End the calls among `call_ids` that have not ended (queued or running) as `ended` says;
-    returns those it ended. A call ends once: whoever ends it first decides how."""
+    returns those it ended. A call ends once: whoever ends it first decides how. With
+    `claimant`, only a call that dispatcher still holds (one call)."""
     params = {
         "ended_state": ended.state,
         "ended_time": ended.end_time,
@@ -313,13 +338,77 @@ def end(tx: Tx, *, call_ids: Sequence[int], ended: CallEnd) -> list[EndedCall]:
         "ended_message": ended.error_message,
         "ended_trace": ended.error_trace,
     }
-    if len(call_ids) == 1:  # the common case, every call's end: a statement without expansion
+    if claimant is not None:
+        (call_id,) = call_ids
+        rows = tx.execute(_END_OWN, {**params, "call_id": call_id, "claimant": claimant})
+    elif len(call_ids) == 1:  # the common case, every call's end: a statement without expansion
         rows = tx.execute(_END_ONE, {**params, "call_id": call_ids[0]})
     elif call_ids:
         rows = tx.execute(_END_MANY, {**params, "call_ids": list(call_ids)})
     else:
         return []
     return [EndedCall(*row) for row in rows]
+
+
+def ends_of(tx: Tx, *, call_ids: Sequence[int]) -> dict[int, CallEnd]:
+    """How those of `call_ids` that have ended ended."""
+    return {
+        row.id: CallEnd(
+            CallState(row.state),
+            row.end_time,
+            response=row.response,
+            error_message=row.error_message,
+            error_trace=row.error_trace,
+        )
+        for row in tx.execute(_ENDS_OF, {"call_ids": list(call_ids)})
+    }
+
+
+def hand_over(tx: Tx, *, call_id: int, claimant: str, instance: str, node: str) -> bool:
+    """Record where a running call is handed, before it is; False when `claimant` no longer
+    holds the call (another dispatcher took over): then it must not be handed anywhere."""
+    params = {
+        "call_id": call_id,
+        "claimant": claimant,
+        "to_instance": instance,
+        "to_node": node,
+    }
+    return bool(tx.execute(_HAND_OVER, params).rowcount)
+
+
+def take_over(tx: Tx, *, claimant: str) -> list[CallRecord]:
+    """Make every running call of other dispatchers `claimant`'s own (the one active dispatcher
+    takes over what the earlier ones left); returns them."""
+    statement = (
+        update(CALLS)
+        .where(
+            CALLS.c.state == CallState.RUNNING,
+            CALLS.c.claimed_by.is_distinct_from(claimant),
+        )
+        .values(claimed_by=claimant)
+        .returning(*CALLS.c)
+    )
+    return [_call(row) for row in tx.execute(statement)]
+
+
+def requeue(tx: Tx, *, call_ids: Sequence[int]) -> list[int]:
+    """Put running calls that never started back in the queue; returns those requeued."""
+    statement = (
+        update(CALLS)
+        .where(CALLS.c.id.in_(call_ids), CALLS.c.state == CallState.RUNNING)
+        .values(state=CallState.QUEUED, claimed_by=None, instance=None, node=None)
+        .returning(CALLS.c.id)
+    )
+    return list(tx.execute(statement).scalars())
+
+
+def nodes_of(
+    tx: Tx, *, project: str, function_id: int, ids: Sequence[int]
+) -> dict[int, str | None]:
+    """The node each of the function's calls `ids` was handed to (None: not handed to a node)."""
+    query = select(CALLS.c.id, CALLS.c.node).where(_OF_FUNCTION, CALLS.c.id.in_(ids))
+    params = {"project": project, "function_id": function_id}
+    return {row.id: row.node for row in tx.execute(query, params)}
 
 
 def running_of(tx: Tx, *, claimants: Sequence[str]) -> list[int]:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -122,6 +123,11 @@ class Call(Base):
     schedule_id: Mapped[int | None] = mapped_column(BigInteger)
     scheduled_time: Mapped[int | None] = mapped_column(BigInteger)
     claimed_by: Mapped[str | None] = mapped_column(String(64))
+    # Where a dispatcher handed the call (recorded before it is handed over): the instance's
+    # name and its node, so a dispatcher taking over knows whom to ask how it ended, and
+    # operators see where it ran. None on one machine.
+    instance: Mapped[str | None] = mapped_column(String(255))
+    node: Mapped[str | None] = mapped_column(String(64))
 
 
 class CallLog(Base):
@@ -260,3 +266,25 @@ class Project(Base):
 
     name: Mapped[str] = mapped_column(String(255), primary_key=True)
     created_time: Mapped[int] = mapped_column(BigInteger)
+
+
+class Blob(Base):
+    """A code zip or an uploaded file's bytes, by SHA-256 digest, where the database is shared
+    (PostgreSQL): every replica and dispatcher reads them from here, whatever its own disk."""
+
+    __tablename__ = "blobs"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_time: Mapped[int] = mapped_column(BigInteger)
+
+
+class UploadPart(Base):
+    """A part of a multipart upload in progress, where the database is shared (PostgreSQL):
+    its parts may reach different replicas."""
+
+    __tablename__ = "upload_parts"
+
+    upload_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    part: Mapped[int] = mapped_column(Integer, primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)

@@ -96,6 +96,12 @@ RULES = [
         (caps.FUNCTIONS_READ,),
         lambda s: {"items": [{"id": s.call_id}]},
     ),
+    Rule(
+        "POST",
+        F + "/calls/nodes",
+        (caps.FUNCTIONS_READ,),
+        lambda s: {"items": [{"id": s.call_id}]},
+    ),
     Rule("GET", F + "/calls/{callId}", (caps.FUNCTIONS_READ,)),
     Rule("GET", F + "/calls/{callId}/response", (caps.FUNCTIONS_READ,)),
     Rule("GET", F + "/calls/{callId}/logs", (caps.FUNCTIONS_READ,)),

@@ -1,9 +1,10 @@
 """Files: download links and uploads refuse what is not theirs, whatever the URL holds; list
 and count with a filter, new upload links, multipart uploads; bad input is a 4xx that changes
-nothing."""
+nothing. On SQLite (bytes in the data directory) and on PostgreSQL (bytes in the database)."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -11,15 +12,20 @@ from typing import Any
 import pytest
 
 from tests.integration.apps import InProcess, in_process, upload_code
+from tests.postgres import fresh_database
 
 BASE = "/api/v1/projects/fs/files"
 LIMIT = 1000
 
 
-@pytest.fixture
-async def app(tmp_path: Path) -> AsyncIterator[InProcess]:
-    async with in_process(tmp_path / "data", upload_max_bytes=LIMIT) as running:
-        yield running
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def app(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[InProcess]:
+    with contextlib.ExitStack() as stack:
+        database: dict[str, str] = {}
+        if request.param == "postgresql":
+            database["database_url"] = stack.enter_context(fresh_database())
+        async with in_process(tmp_path / "data", upload_max_bytes=LIMIT, **database) as running:
+            yield running
 
 
 async def _create(app: InProcess, **fields: Any) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Console pages over a real SQLite file: paging and search of lists, the https-only cookie."""
+"""Console pages over a real SQLite file: paging and search of lists, the node a call ran on,
+the https-only cookie."""
 
 from __future__ import annotations
 
@@ -61,6 +62,36 @@ async def test_calls_and_functions_are_paged_and_searched(tmp_path: Path) -> Non
             "No function matches"
             in (await app.http.get(f"/console/p/{PROJECT}/functions?q=zzz", headers=PAGE)).text
         )
+
+
+async def test_a_calls_page_shows_the_node_it_ran_on(tmp_path: Path) -> None:
+    async with in_process(tmp_path) as app:
+        function_id = await ready_function(app, PROJECT)
+
+        def store(tx: Tx) -> list[int]:
+            ids = []
+            for node in ("node-7f3a", None):
+                call = calls_store.insert_one(
+                    tx,
+                    project=PROJECT,
+                    function_id=function_id,
+                    state=CallState.RUNNING,
+                    start_time=1_000_000,
+                    claimed_by="dispatcher",
+                )
+                if node is not None:
+                    calls_store.hand_over(
+                        tx, call_id=call.id, claimant="dispatcher", instance="inst", node=node
+                    )
+                ids.append(call.id)
+            return ids
+
+        on_ray, here = await app.platform.db.run_write(store)
+        await app.http.post("/console/sign-in", data={"method": "token", "token": ADMIN_TOKEN})
+        base = f"/console/p/{PROJECT}/functions/{function_id}/calls"
+        shown = await app.http.get(f"{base}/{on_ray}", headers=PAGE)
+        assert '<dt>Node</dt><dd><code id="call-node">node-7f3a</code>' in shown.text
+        assert "<dt>Node</dt>" not in (await app.http.get(f"{base}/{here}", headers=PAGE)).text
 
 
 async def test_the_session_cookie_is_secure_when_the_request_is_https(tmp_path: Path) -> None:

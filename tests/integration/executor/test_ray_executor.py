@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import signal
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +27,8 @@ from fnhost.executor.ray.placement import Placed
 from fnhost.lifecycle import CallEnd
 from fnhost.services.jobs import CallJob, FunctionSpec
 from fnhost.settings import Settings
-from tests.conftest import FUNCTIONS, deploy
+from tests.conftest import FUNCTIONS
 from tests.ray_cluster import Functions, LocalRayCluster, call_job
-from tests.servers import RunningServer
 
 # One cluster for the module, on one xdist worker (`--dist loadgroup`, scripts/test).
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.xdist_group("ray_cluster")]
@@ -104,7 +103,7 @@ def code() -> Code:
 async def executor(
     ray_cluster: LocalRayCluster, settings: Settings, code: Code
 ) -> AsyncIterator[RayExecutor]:
-    running = RayExecutor(settings, code.blobs.__getitem__)
+    running = RayExecutor(settings, code.read)
     yield running
     await running.close()
 
@@ -301,7 +300,7 @@ async def test_a_hung_instance_fails_its_call_at_the_deadline_plus_the_guard(
             "executor": settings.executor.model_copy(update={"ray_call_guard_seconds": 1}),
         }
     )
-    executor = RayExecutor(guarded, code.blobs.__getitem__)
+    executor = RayExecutor(guarded, code.read)
     gate = Gate()
     try:
         call, placed, processes = await held_call(executor, code.spec(50, "where"), gate)
@@ -313,23 +312,6 @@ async def test_a_hung_instance_fails_its_call_at_the_deadline_plus_the_guard(
         await gate.close()
         await executor.close()
     failed_and_gone(end, "did not report its end within 7 s", processes)
-
-
-async def test_fnhost_serve_runs_calls_on_the_cluster(
-    ray_cluster: LocalRayCluster, make_server: Callable[..., RunningServer]
-) -> None:
-    server = make_server(
-        {"FNHOST_EXECUTOR": "ray", "FNHOST_RAY_ADDRESS": ray_cluster.cluster.address}
-    )
-    client = server.client("on-ray")
-    function = await asyncio.to_thread(deploy, client, "where")
-    call = await asyncio.to_thread(function.call, data={}, wait=True)
-    assert call.status == "Completed"
-    node = call.get_response()["node"]
-    assert node in ray_cluster.nodes
-    logs = await asyncio.to_thread(call.get_logs)
-    assert [entry.message for entry in logs] == [f"started on {node}"]
-    assert f"ran on node {node}" in server.logs()
 
 
 async def test_losing_a_node_fails_its_calls_and_the_others_go_on(
@@ -361,3 +343,39 @@ async def test_losing_a_node_fails_its_calls_and_the_others_go_on(
     assert survivors and {eval_response(o)["node"] for o in survivors} == {surviving}
     later = await asyncio.gather(*(run(executor, job(where, {})) for _ in range(3)))
     assert {eval_response(o)["node"] for o in later} == {surviving}
+
+
+async def test_instances_outlive_their_executor_and_another_follows_their_calls(
+    ray_cluster: LocalRayCluster, settings: Settings, code: Code
+) -> None:
+    first = RayExecutor(settings, code.read)
+    spec = code.spec(60, "where")
+    gate = Gate()
+    held = job(spec, {"port": await gate.start()})
+    lines = Lines()
+    running = asyncio.create_task(run(first, held, lines))
+    await asyncio.wait_for(lines.first.wait(), 60)
+    (placed,) = [p for p in first.instances() if p.function_id == 60]
+    # The first executor's dispatcher goes: its instances stay, running their calls.
+    await first.leave()
+    running.cancel()
+
+    second = RayExecutor(settings, code.read)
+    try:
+        await second.resume()
+        (taken,) = [p for p in second.instances() if p.function_id == 60]
+        assert (taken.actor.name, taken.node_id) == (placed.actor.name, placed.node_id)
+        # A call it never received it refuses, for good: it never runs.
+        never = dataclasses.replace(job(spec, {}), call_id=10**9)
+        assert await second.follow(never.call_id, taken.actor.name, taken.node_id, Lines()) is None
+        assert (await taken.actor.invoke(never, [])).never_ran
+        # The held call (whose first report still waits for the executor that is gone).
+        following = asyncio.create_task(
+            second.follow(held.call_id, taken.actor.name, taken.node_id, Lines())
+        )
+        gate.open_all()
+        end = await asyncio.wait_for(following, 30)
+    finally:
+        await gate.close()
+        await second.close()
+    assert end is not None and eval_response(end)["node"] == placed.node_id

@@ -242,3 +242,24 @@ async def test_a_call_whose_secrets_cannot_be_opened_fails_saying_so(
         assert ended.json()["status"] == "Failed"
         assert "sealed with another key" in ended.json()["error"]["message"]
         assert starter.started == [] and starter.free == free_slots
+
+
+async def test_where_calls_ran_is_fnhosts_own_and_refuses_unknown_calls(tmp_path: Path) -> None:
+    async with in_process(tmp_path / "data", call_wait_ms=0) as app:
+        function_id = await ready_function(app, PROJECT)
+        call = await _call(app, function_id)
+        nodes = f"{BASE}/functions/{function_id}/calls/nodes"
+
+        found = await app.http.post(nodes, json={"items": [{"id": call["id"]}]})
+        assert found.json() == {"items": [{"id": call["id"], "node": None}]}  # not on Ray
+        assert "node" not in call  # nor ever in the CDF call object
+
+        unknown = await app.http.post(nodes, json={"items": [{"id": call["id"]}, {"id": 999}]})
+        assert unknown.status_code == 400  # as CDF says of unknown items
+        assert unknown.json()["error"]["missing"] == [{"id": 999}]
+        ignored = await app.http.post(
+            nodes, json={"items": [{"id": 999}, {"id": call["id"]}], "ignoreUnknownIds": True}
+        )
+        assert [item["id"] for item in ignored.json()["items"]] == [call["id"]]
+        empty = await app.http.post(nodes, json={"items": []})
+        assert empty.status_code == 400

@@ -114,6 +114,22 @@ async def retrieve_calls(
     return _items(request, found)
 
 
+@router.post("/calls/nodes")
+async def call_nodes(
+    project: str, function_id: FunctionId, body: ByInternalIds, platform: PlatformDep, _: Reader
+) -> WireJSON:
+    """fnhost's own (not in CDF): the node each call ran on, where calls run on a Ray cluster
+    (`node` is null elsewhere, and for a call not yet handed to a node)."""
+    found = await calls_service.nodes(
+        platform,
+        project=project,
+        function_id=function_id,
+        ids=[item.id for item in body.items],
+        ignore_unknown=bool(body.ignore_unknown_ids),
+    )
+    return responses.items(found)
+
+
 @router.get("/calls/{callId}")
 async def get_call(
     request: Request,

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from fnhost.cli.remote import lookup, payload
+from fnhost.cli.remote.api import Api, ApiError
 from fnhost.cli.remote.command import Remote, remote_command
 from fnhost.cli.remote.follow import LogEntry, follow
 from fnhost.cli.remote.functions import FunctionArgument
@@ -93,10 +94,15 @@ def list_calls(
     body: dict[str, Any] = {"limit": limit}
     if status is not None:
         body["filter"] = {"status": status.value}
+    found = api.post(f"/functions/{function_id}/calls/list", body)["items"]
+    nodes = _nodes(api, function_id, [c["id"] for c in found])
+    # The node a call ran on (calls on a Ray cluster): fnhost's own, from its own endpoint.
+    found = [{**c, "node": nodes[c["id"]]} if nodes.get(c["id"]) else c for c in found]
+    columns = ["Id", "Status", "Started", "Ended", "Seconds", "Schedule", "Error"]
     listing(
-        api.post(f"/functions/{function_id}/calls/list", body)["items"],
+        found,
         as_json=remote.json,
-        columns=["Id", "Status", "Started", "Ended", "Seconds", "Schedule", "Error"],
+        columns=[*columns, "Node"] if any(nodes.values()) else columns,
         row=lambda c: (
             c["id"],
             c["status"],
@@ -105,8 +111,23 @@ def list_calls(
             f"{(c['endTime'] - c['startTime']) / 1000:.3f}" if c.get("endTime") else "",
             c.get("scheduleId"),
             (c.get("error") or {}).get("message"),
+            *([c.get("node")] if any(nodes.values()) else []),
         ),
     )
+
+
+def _nodes(api: Api, function_id: int, call_ids: list[int]) -> dict[int, str | None]:
+    """The node each call ran on; none known from a server without that endpoint."""
+    if not call_ids:
+        return {}
+    body = {"items": [{"id": i} for i in call_ids], "ignoreUnknownIds": True}
+    try:
+        found = api.post(f"/functions/{function_id}/calls/nodes", body)["items"]
+    except ApiError as error:
+        if error.status in (404, 405):  # an fnhost from before calls ran on Ray clusters
+            return {}
+        raise
+    return {item["id"]: item["node"] for item in found}
 
 
 @app.command()

@@ -50,6 +50,9 @@ async def call_page(request: Request, access: ProjectDep, function_id: Id, call_
         platform, project=project, function_id=function_id, call_id=call_id
     )
     function = await functions_service.get(platform, project=project, function_id=function_id)
+    (placed,) = await calls_service.nodes(
+        platform, project=project, function_id=function_id, ids=[call_id], ignore_unknown=False
+    )
     found = await calls_service.response(
         platform, project=project, function_id=function_id, call_id=call_id
     )
@@ -78,6 +81,7 @@ async def call_page(request: Request, access: ProjectDep, function_id: Id, call_
         lines=lines[:LOG_LINES_SHOWN],
         more_lines=len(lines) > LOG_LINES_SHOWN,
         schedule=schedule,
+        node=placed.node,
         snippet=sdk_snippet(project, function_id, call_id, base_url),
     )
 

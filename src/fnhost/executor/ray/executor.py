@@ -6,75 +6,53 @@ only followed after that. A call whose instance or node is lost ends Failed sayi
 call whose instance does not report its end by its deadline plus a margin (a hung or cut-off
 node) ends Failed too and the instance is killed. The zygote on the node enforces the call's
 own timeout exactly, as on a single machine.
+
+Instances outlive this executor (detached actors): where a call is about to be handed is
+recorded first (`handing`), and an executor of the next active dispatcher takes in the
+instances left on the cluster (`resume`) and follows the calls they were handed (`follow`).
 """
 
 import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-import ray
-from ray.exceptions import ActorUnavailableError, RayActorError, RayError, RayTaskError
+from ray.exceptions import ActorUnavailableError, RayActorError, RayError
 
-from fnhost import clock, timings
+from fnhost import clock, metrics, timings
 from fnhost.executor.base import LogSink
 from fnhost.executor.call import could_not_start
 from fnhost.executor.instance import InstanceFailed
 from fnhost.executor.ray import cluster
-from fnhost.executor.ray.actor import Progress, StartFailed
+from fnhost.executor.ray.actor import Progress
 from fnhost.executor.ray.cluster import InstanceActor
+from fnhost.executor.ray.launch import CodeReader, Launcher
 from fnhost.executor.ray.placement import Placed, evictable, pick_instance, pick_node, should_grow
+from fnhost.executor.ray.versions import Version, build_failure
 from fnhost.lifecycle import CallEnd
 from fnhost.services.jobs import CallJob, FunctionSpec
 from fnhost.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-Version = tuple[int, str]  # function id, code digest
-
-
-class _Function:
-    """The instances of one function version, and its calls waiting for a free slot."""
-
-    def __init__(self) -> None:
-        self.ready: list[Placed] = []
-        self.starting: dict[str, asyncio.Task[None]] = {}  # node id -> the start there
-        self.waiting = 0
-        self.failure: InstanceFailed | None = None  # of the last start that failed
-        self.failures = 0
-        self.failed_on: set[str] = set()  # nodes where its last start failed
-        self._changed: asyncio.Future[None] | None = None
-
-    @property
-    def running(self) -> int:
-        return sum(placed.running for placed in self.ready)
-
-    def hosting(self) -> set[str]:
-        return {placed.node_id for placed in self.ready} | set(self.starting)
-
-    async def changed(self) -> None:
-        """Until an instance starts, fails to start, is lost, or frees a slot."""
-        if self._changed is None:
-            self._changed = asyncio.get_running_loop().create_future()
-        await asyncio.shield(self._changed)
-
-    def notify(self) -> None:
-        if self._changed is not None:
-            self._changed.set_result(None)
-            self._changed = None
+VersionKey = tuple[int, str]  # function id, code digest
+# Told (call id, instance name, node id) before a call is handed to an instance; raises when
+# the call must not be handed after all (it is no longer this dispatcher's).
+Handing = Callable[[int, str, str], Awaitable[None]]
 
 
 class RayExecutor:
     """Runs calls on instance actors on the cluster's fnhost nodes."""
 
-    def __init__(self, settings: Settings, code: Callable[[str], bytes]) -> None:
-        """`code` reads a function version's code zip by its blob digest."""
+    def __init__(
+        self, settings: Settings, code: CodeReader, *, handing: Handing | None = None
+    ) -> None:
         self._settings = settings
-        self._read_code = code
-        self._functions: dict[Version, _Function] = {}
-        self._code: dict[str, asyncio.Task[ray.ObjectRef[bytes]]] = {}
+        self._launcher = Launcher(settings, code, self._node_alive)
+        self._handing = handing
+        self._functions: dict[VersionKey, Version] = {}
         self._nodes: list[str] = []
         self._nodes_read = -timings.RAY_NODES_MAX_AGE_SECONDS
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -82,11 +60,13 @@ class RayExecutor:
         self._connected = False
 
     @classmethod
-    def connect(cls, settings: Settings, code: Callable[[str], bytes]) -> "RayExecutor":
+    def connect(
+        cls, settings: Settings, code: CodeReader, *, handing: Handing | None = None
+    ) -> "RayExecutor":
         """An executor on the cluster at FNHOST_RAY_ADDRESS (joined now, as a driver)."""
         address = settings.executor.ray_address
         assert address is not None  # the settings refuse ray without an address
-        executor = cls(settings, code)
+        executor = cls(settings, code, handing=handing)
         executor._connected = cluster.connect(address)
         return executor
 
@@ -100,6 +80,22 @@ class RayExecutor:
         if not function.ready and not function.starting:
             await self._grow(function, spec, force=True)
 
+    async def build(self, spec: FunctionSpec) -> str:
+        """Start the function's first instance, on one node: its code unpacked and checked,
+        its environment built, its handler imported in the sandbox (a deploy's checks); the
+        runtime's version. BuildFailed says why it could not start; the instance stays warm."""
+        self._ensure_reaper()
+        function = self._function(spec)
+        if not function.ready and not function.starting:
+            await self._grow(function, spec, force=True)
+            if not function.starting:
+                raise build_failure(self._no_node(), spec)
+        while function.starting and not function.ready:
+            await function.changed()
+        if function.ready:
+            return function.ready[0].runtime_version
+        raise build_failure(function.failure or self._no_node(), spec)
+
     async def run(self, job: CallJob, log: LogSink) -> CallEnd:
         self._ensure_reaper()
         function = self._function(job.function)
@@ -108,28 +104,109 @@ class RayExecutor:
         except InstanceFailed as failure:
             return could_not_start(failure)
         try:
-            outcome = await self._call(function, placed, job, log)
+            if self._handing is not None:
+                await self._handing(job.call_id, placed.actor.name, placed.node_id)
+            outcome = await self._call(
+                function,
+                placed,
+                job.call_id,
+                log,
+                first=lambda: placed.actor.invoke(job, placed.take_acks()),
+                timeout_seconds=job.timeout_seconds,
+            )
         finally:
-            placed.running -= 1
-            placed.last_used = time.monotonic()
-            function.notify()
+            self._release(function, placed)
+        if outcome is None:  # refused: another dispatcher asked after it first
+            outcome = CallEnd.failed(
+                f"The call could not be handed to its instance on Ray node {placed.node_id}; "
+                "it did not run",
+                at=clock.now_ms(),
+            )
+        self._log_ran(job.call_id, placed, outcome)
+        return outcome
+
+    async def follow(self, call_id: int, instance: str, node: str, log: LogSink) -> CallEnd | None:
+        """Follow to its end a call an earlier dispatcher handed to `instance` on `node`; None
+        when the instance never received it (and never will: it refuses it from now on)."""
+        placed = next((p for p in self.instances() if p.actor.name == instance), None)
+        if placed is None:
+            return CallEnd.failed(await self._lost(node), at=clock.now_ms())
+        function = self._functions[(placed.function_id, placed.code_digest)]
+        placed.running += 1
+        try:
+            outcome = await self._call(
+                function,
+                placed,
+                call_id,
+                log,
+                first=lambda: self._follow(placed, call_id),
+                timeout_seconds=self._settings.calls.call_timeout_seconds,
+            )
+        finally:
+            self._release(function, placed)
+        if outcome is not None:
+            self._log_ran(call_id, placed, outcome)
+        return outcome
+
+    async def resume(self) -> None:
+        """Take in the instances earlier dispatchers left on the cluster (those that never
+        finished starting are stopped)."""
+        self._ensure_reaper()
+        known = {placed.actor.name for placed in self.instances()}
+        for name in await asyncio.to_thread(cluster.instance_names):
+            actor = await asyncio.to_thread(InstanceActor.named, name)
+            if actor is None or name in known:
+                continue
+            try:
+                async with asyncio.timeout(timings.RAY_INSTANCE_STOP_SECONDS):
+                    described = await actor.describe()
+            except (RayError, TimeoutError):
+                described = None
+            if described is None:
+                with contextlib.suppress(RayError, ValueError):
+                    actor.kill()
+                continue
+            placed = Placed(
+                actor,
+                described.function_id,
+                described.node_id,
+                described.pid,
+                code_digest=described.code_digest,
+            )
+            self._functions.setdefault(
+                (described.function_id, described.code_digest), Version()
+            ).ready.append(placed)
+            logger.info(
+                "took in the instance %s (calls %s)",
+                name,
+                described.calls,
+                extra={"action": "instance_resumed", "node": described.node_id},
+            )
+        metrics.INSTANCES_WARM.set(len(self.instances()))
+
+    def _release(self, function: Version, placed: Placed) -> None:
+        placed.running -= 1
+        placed.last_used = time.monotonic()
+        function.notify()
+
+    @staticmethod
+    def _log_ran(call_id: int, placed: Placed, outcome: CallEnd) -> None:
         logger.info(
             "call %d ran on node %s: %s",
-            job.call_id,
+            call_id,
             placed.node_id,
             outcome.state,
-            extra={"action": "call_ran", "call_id": job.call_id, "node": placed.node_id},
+            extra={"action": "call_ran", "call_id": call_id, "node": placed.node_id},
         )
-        return outcome
 
     def instances(self) -> list[Placed]:
         """Every ready instance, for operators."""
         return [placed for function in self._functions.values() for placed in function.ready]
 
-    def _function(self, spec: FunctionSpec) -> _Function:
-        return self._functions.setdefault((spec.function_id, spec.code_digest), _Function())
+    def _function(self, spec: FunctionSpec) -> Version:
+        return self._functions.setdefault((spec.function_id, spec.code_digest), Version())
 
-    async def _acquire(self, function: _Function, spec: FunctionSpec) -> Placed:
+    async def _acquire(self, function: Version, spec: FunctionSpec) -> Placed:
         """A slot on an instance of the function, waiting for one to start or free up."""
         capacity = self._settings.executor.ray_calls_per_instance
         function.waiting += 1
@@ -167,7 +244,7 @@ class RayExecutor:
             f"{limit} busy instances (FNHOST_RAY_INSTANCES_PER_NODE)"
         )
 
-    async def _grow(self, function: _Function, spec: FunctionSpec, *, force: bool = False) -> None:
+    async def _grow(self, function: Version, spec: FunctionSpec, *, force: bool = False) -> None:
         """Start instances of the function while it needs more and a node has room."""
         settings = self._settings.executor
         while force or should_grow(
@@ -184,7 +261,7 @@ class RayExecutor:
                 return
             function.starting[node] = self._spawn(self._start(function, spec, node))
 
-    async def _room_for(self, function: _Function) -> str | None:
+    async def _room_for(self, function: Version) -> str | None:
         """A node for a new instance of `function`, making room on a full one if need be."""
         if time.monotonic() - self._nodes_read > timings.RAY_NODES_MAX_AGE_SECONDS:
             await self._refresh_nodes()
@@ -202,10 +279,11 @@ class RayExecutor:
         await self._retire(idle)
         return idle.node_id
 
-    async def _start(self, function: _Function, spec: FunctionSpec, node: str) -> None:
+    async def _start(self, function: Version, spec: FunctionSpec, node: str) -> None:
         try:
-            function.ready.append(await self._launch(spec, node))
+            function.ready.append(await self._launcher.launch(spec, node))
             function.failed_on.discard(node)
+            metrics.INSTANCES_WARM.set(len(self.instances()))
         except Exception as error:
             failure = (
                 error
@@ -226,92 +304,38 @@ class RayExecutor:
             del function.starting[node]
             function.notify()
 
-    async def _launch(self, spec: FunctionSpec, node: str) -> Placed:
-        """Create an instance actor on `node` and wait until its zygote is ready."""
-        code = await self._code_ref(spec.code_digest)
-        settings = self._settings
-        guard = (
-            settings.builds.environment_build_timeout_seconds
-            + settings.calls.instance_start_timeout_seconds
-            + settings.executor.ray_call_guard_seconds
-        )
-        started_at = time.monotonic()
-        actor = InstanceActor.create(node, settings)
-        try:
-            async with asyncio.timeout(guard):
-                started = await actor.start(spec, code)
-        except TimeoutError:
-            actor.kill()
-            raise InstanceFailed(
-                f"The function's instance on Ray node {node} did not start within {guard} s"
-            ) from None
-        except RayTaskError as error:  # fnhost's own code failed on the node
-            actor.kill()
-            raise InstanceFailed(
-                f"fnhost could not start the function's instance on Ray node {node}: "
-                f"{error.cause!r}",
-                trace=str(error),
-            ) from None
-        except RayError as error:
-            actor.kill()
-            where = "its node was lost" if not await self._node_alive(node) else "it died"
-            raise InstanceFailed(
-                f"The function's instance on Ray node {node} could not start: {where}",
-                trace=str(error),
-            ) from None
-        if isinstance(started, StartFailed):
-            actor.kill()
-            raise InstanceFailed(started.message, started.trace)
-        logger.info(
-            "instance of function %d started on node %s in %.2f s",
-            spec.function_id,
-            node,
-            time.monotonic() - started_at,
-            extra={"action": "instance_started", "function_id": spec.function_id, "node": node},
-        )
-        return Placed(actor, spec.function_id, started.node_id, started.pid)
-
-    async def _code_ref(self, digest: str) -> "ray.ObjectRef[bytes]":
-        """The version's code zip in the object store, put there once."""
-        task = self._code.get(digest)
-        if task is None or (task.done() and task.exception() is not None):
-            task = self._code[digest] = asyncio.create_task(
-                asyncio.to_thread(lambda: cluster.put(self._read_code(digest)))
-            )
-        try:
-            return await asyncio.shield(task)
-        except Exception as error:
-            raise InstanceFailed(f"The function's code could not be read: {error}") from None
-
     async def _call(
-        self, function: _Function, placed: Placed, job: CallJob, log: LogSink
-    ) -> CallEnd:
-        """Hand the call to its instance once, then follow it to its end."""
-        calls = self._settings.calls
+        self,
+        function: Version,
+        placed: Placed,
+        call_id: int,
+        log: LogSink,
+        *,
+        first: Callable[[], Awaitable[Progress]],
+        timeout_seconds: int,
+    ) -> CallEnd | None:
+        """Follow a call from its `first` report (handing it to its instance, once, or asking
+        after it) to its end; None when the instance never received it and refuses it."""
         deadline = (
-            job.timeout_seconds
-            + calls.instance_start_timeout_seconds
+            timeout_seconds
+            + self._settings.calls.instance_start_timeout_seconds
             + self._settings.executor.ray_call_guard_seconds
         )
         try:
             async with asyncio.timeout(deadline):
                 try:
-                    progress = await placed.actor.invoke(job, placed.take_acks())
+                    progress = await first()
                 except ActorUnavailableError:
-                    progress = await self._follow(placed, job.call_id)
+                    progress = await self._follow(placed, call_id)
                 while True:
                     for timestamp, line in progress.lines:
                         log(timestamp, line)
                     if progress.never_ran:
-                        return CallEnd.failed(
-                            "The call could not be handed to its instance on "
-                            f"Ray node {placed.node_id}; it did not run",
-                            at=clock.now_ms(),
-                        )
+                        return None
                     if progress.outcome is not None:
-                        placed.acked.append(job.call_id)
+                        placed.acked.append(call_id)
                         return progress.outcome
-                    progress = await self._follow(placed, job.call_id)
+                    progress = await self._follow(placed, call_id)
         except TimeoutError:
             self._drop(function, placed)
             return CallEnd.failed(
@@ -322,7 +346,9 @@ class RayExecutor:
             )
         except RayActorError as error:
             self._drop(function, placed)
-            return CallEnd.failed(await self._lost(placed), trace=str(error), at=clock.now_ms())
+            return CallEnd.failed(
+                await self._lost(placed.node_id), trace=str(error), at=clock.now_ms()
+            )
 
     async def _follow(self, placed: Placed, call_id: int) -> Progress:
         """The call's next report; an instance Ray reports unreachable (it may come back) is
@@ -333,17 +359,14 @@ class RayExecutor:
             except ActorUnavailableError:
                 await asyncio.sleep(timings.RAY_UNREACHABLE_RETRY_SECONDS)
 
-    async def _lost(self, placed: Placed) -> str:
+    async def _lost(self, node: str) -> str:
         """Why a call's instance is gone: its node, or only its worker process."""
-        if not await self._node_alive(placed.node_id):
-            self._forget_node(placed.node_id)
-            return (
-                f"The node running this call was lost (Ray node {placed.node_id}); "
-                "the call was not re-run"
-            )
+        if not await self._node_alive(node):
+            self._forget_node(node)
+            return f"The node running this call was lost (Ray node {node}); the call was not re-run"
         return (
-            f"The instance running this call was lost (its Ray worker on node "
-            f"{placed.node_id} died); the call was not re-run"
+            f"The instance running this call was lost (its Ray worker on node {node} died); "
+            "the call was not re-run"
         )
 
     async def _node_alive(self, node: str) -> bool:
@@ -360,7 +383,7 @@ class RayExecutor:
             for placed in [p for p in function.ready if p.node_id == node]:
                 self._drop(function, placed)
 
-    def _drop(self, function: _Function, placed: Placed) -> None:
+    def _drop(self, function: Version, placed: Placed) -> None:
         """Forget an instance that is lost or hung, and make sure it is dead."""
         if placed in function.ready:
             function.ready.remove(placed)
@@ -423,20 +446,26 @@ class RayExecutor:
                     await self._retire(placed)
             if not function.ready and not function.starting and not function.waiting:
                 del self._functions[version]
-        needed = {digest for _, digest in self._functions}
-        for digest in set(self._code) - needed:
-            del self._code[digest]
+        self._launcher.keep_code({digest for _, digest in self._functions})
 
-    async def close(self) -> None:
+    async def leave(self) -> None:
+        """Stop following anything, and leave the instances, with the calls they run, to the
+        next active dispatcher."""
         if self._reaper is not None:
             self._reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reaper
+            self._reaper = None
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await asyncio.gather(*(self._retire(placed) for placed in self.instances()))
         self._functions.clear()
-        self._code.clear()
+        self._launcher.keep_code(set())
+
+    async def close(self) -> None:
+        """Stop every instance, then leave the cluster."""
+        instances = self.instances()
+        await self.leave()
+        await asyncio.gather(*(self._retire(placed) for placed in instances))
         if self._connected:
             cluster.disconnect()

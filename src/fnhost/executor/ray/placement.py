@@ -25,6 +25,8 @@ class Placed:
     function_id: int
     node_id: str
     pid: int  # its actor's worker process on the node
+    code_digest: str = ""  # the function's version
+    runtime_version: str = ""  # e.g. "Python 3.11.7", of the function's environment there
     running: int = 0
     last_used: float = field(default_factory=time.monotonic)
     # Calls whose outcome came back since the last request to it, so it can forget them.

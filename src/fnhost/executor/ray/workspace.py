@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from fnhost.builder import runtimes, unpack, validate
-from fnhost.builder.environments import Environments
+from fnhost.builder.environments import Environment, Environments
 from fnhost.builder.errors import BuildFailed
 from fnhost.services.jobs import FunctionSpec
 from fnhost.settings import Settings
@@ -43,13 +43,11 @@ class NoFreeUid(Exception):
 
 def on_this_node(policy: Settings) -> Settings:
     """The dispatcher's settings `policy`, with this node's own places and uids."""
-    local = Settings.load()
-    updates = {
-        group: getattr(policy, group).model_copy(
-            update={name: getattr(getattr(local, group), name) for name in names}
-        )
-        for group, names in NODE_OWN.items()
-    }
+    updates = {}
+    for group, names in NODE_OWN.items():
+        mine = getattr(policy, group)
+        local = type(mine)()  # the group as this node's environment sets it
+        updates[group] = mine.model_copy(update={name: getattr(local, name) for name in names})
     return policy.model_copy(update=updates)
 
 
@@ -96,8 +94,8 @@ class Workspace:
             if not target.is_dir():
                 raise
 
-    async def environment(self, spec: FunctionSpec, code_dir: Path) -> str:
-        """The interpreter of the function's environment, built on this node unless cached."""
+    async def environment(self, spec: FunctionSpec, code_dir: Path) -> Environment:
+        """The function's environment, built on this node unless cached."""
         builds = self._settings.builds
         runtime = await asyncio.to_thread(runtimes.find, spec.runtime, builds.runtime_interpreters)
         if runtime is None:
@@ -113,13 +111,12 @@ class Workspace:
         )
         requirements_file = code_dir / "requirements.txt"
         requirements = requirements_file.read_text() if requirements_file.is_file() else ""
-        built = await environments.ensure(
+        return await environments.ensure(
             requirements=requirements,
             runtime=spec.runtime,
             index_url=spec.index_url,
             extra_index_urls=list(spec.extra_index_urls),
         )
-        return built.python
 
     @contextlib.contextmanager
     def lease_uid(self) -> Iterator[int]:
