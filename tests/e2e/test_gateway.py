@@ -280,9 +280,26 @@ def test_a_schedule_tick_works_on_cdf_data_with_its_client_credentials(
     assert fnhost_token_requests(provider, SCHEDULER) == 1
 
 
+@pytest.fixture(scope="module")
+def upstream_traffic(
+    gateway_server: RunningServer,
+    provider: IdentityProvider,
+    upstream: UpstreamCdf,
+    function: Function,
+) -> UpstreamCdf:
+    """The upstream after a call of this test's own reached it, so that what it saw can be
+    audited whichever of the tests above ran before on this worker (xdist spreads a module's
+    tests over workers, each with its own server)."""
+    caller = sdk(gateway_server, client_credentials(provider, CALLER))
+    call = caller.functions.call(id=function.id, data={"external_id": "level-audit"}, wait=True)
+    assert call.status == "Completed", call.error
+    return upstream
+
+
 def test_every_request_the_upstream_got_carried_a_token_of_the_identity_provider(
-    provider: IdentityProvider, upstream: UpstreamCdf
+    provider: IdentityProvider, upstream_traffic: UpstreamCdf
 ) -> None:
+    upstream = upstream_traffic
     assert upstream.requests
     assert {subject_of(provider, seen) for seen in upstream.requests} <= {
         CALLER,
@@ -292,9 +309,12 @@ def test_every_request_the_upstream_got_carried_a_token_of_the_identity_provider
 
 
 def test_no_token_or_client_secret_is_logged_or_stored_in_the_clear(
-    gateway_server: RunningServer, upstream: UpstreamCdf
+    gateway_server: RunningServer, upstream_traffic: UpstreamCdf
 ) -> None:
-    tokens = {seen.header("authorization")[0].removeprefix("Bearer ") for seen in upstream.requests}
+    tokens = {
+        seen.header("authorization")[0].removeprefix("Bearer ")
+        for seen in upstream_traffic.requests
+    }
     assert tokens
     logs = gateway_server.logs()
     stored = [path.read_bytes() for path in gateway_server.data_dir.rglob("*") if path.is_file()]
