@@ -173,7 +173,10 @@ class Environments:
         uv_bin = uv_package.find_uv_bin()
         secrets = [u for u in (index_url, *extra_index_urls) if u] + URL.findall(requirements)
         python = staging / "bin" / "python"
-        install = [uv_bin, "pip", "install", "--python", str(python), "-r"]
+        # Compiled once here: instances run on the environment read-only, without writing
+        # bytecode, so without it every instance start would compile what it imports again
+        # (cognite-sdk, which `client` needs: 2.6 s to import from source, 0.9 s compiled).
+        install = [uv_bin, "pip", "install", "--compile-bytecode", "--python", str(python), "-r"]
         install.append(str(staging / "fnhost-requirements.txt"))
         if index_url:
             install += ["--index-url", index_url]
