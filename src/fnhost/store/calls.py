@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Row,
+    Select,
     String,
     bindparam,
     delete,
@@ -261,19 +262,64 @@ def list_where(
     return [_call(row) for row in tx.execute(statement, params)]
 
 
+_RUNNABLE = (
+    select(CALLS.c.id)
+    .join(FUNCTIONS, FUNCTIONS.c.id == CALLS.c.function_id)
+    .where(CALLS.c.state == CallState.QUEUED, FUNCTIONS.c.status == FunctionStatus.READY)
+    .order_by(CALLS.c.id)
+    .limit(bindparam("limit"))
+)
+
+
+def _claim_statement() -> Select[Any]:
+    """PostgreSQL's claim, one statement: lock up to `limit` runnable calls that no other
+    transaction holds (SKIP LOCKED: dispatchers never wait for each other), mark them running,
+    and return each with its function's and its session's columns (prefixed c_, f_, s_)."""
+    runnable = _RUNNABLE.with_for_update(of=CALLS, skip_locked=True).scalar_subquery()
+    claimed = (
+        update(CALLS)
+        .where(CALLS.c.id.in_(runnable))
+        .values(state=CallState.RUNNING, claimed_by=bindparam("claimant"))
+        .returning(*CALLS.c)
+        .cte("claimed")
+    )
+    return (
+        select(
+            *(column.label(f"c_{column.name}") for column in claimed.c),
+            *(column.label(f"f_{column.name}") for column in FUNCTIONS.c),
+            *(column.label(f"s_{column.name}") for column in SESSIONS.c),
+        )
+        .join_from(claimed, FUNCTIONS, FUNCTIONS.c.id == claimed.c.function_id)
+        .outerjoin(SESSIONS, SESSIONS.c.id == claimed.c.session_id)
+        .order_by(claimed.c.id)
+    )
+
+
+_CLAIM = _claim_statement()
+
+
+def _claimed(row: Row[Any]) -> Claimed:
+    columns = row._mapping
+    call = {column.name: columns[f"c_{column.name}"] for column in CALLS.c}
+    function = {column.name: columns[f"f_{column.name}"] for column in FUNCTIONS.c}
+    session = {column.name: columns[f"s_{column.name}"] for column in SESSIONS.c}
+    return Claimed(
+        call=CallRecord(**{**call, "state": CallState(call["state"])}),
+        function=FunctionRecord(**{**function, "status": FunctionStatus(function["status"])}),
+        session=SessionRecord(**session) if session["id"] is not None else None,
+    )
+
+
 def claim_queued(tx: Tx, *, limit: int, claimant: str) -> list[Claimed]:
     """Mark up to `limit` queued calls of Ready functions as running, oldest first; each with
     its function and its session."""
-    query = (
-        select(CALLS)
-        .join(FUNCTIONS, FUNCTIONS.c.id == CALLS.c.function_id)
-        .where(CALLS.c.state == CallState.QUEUED, FUNCTIONS.c.status == FunctionStatus.READY)
-        .order_by(CALLS.c.id)
-        .limit(limit)
-    )
     if tx.dialect.name == "postgresql":
-        query = query.with_for_update(of=CALLS, skip_locked=True)
-    calls = [_call(row) for row in tx.execute(query)]
+        return [_claimed(row) for row in tx.execute(_CLAIM, {"limit": limit, "claimant": claimant})]
+    # SQLite: the writer holds the database's write lock (BEGIN IMMEDIATE); its statements cost
+    # microseconds, and it has no UPDATE in a WITH.
+    calls = [
+        _call(row) for row in tx.execute(_RUNNABLE.with_only_columns(*CALLS.c), {"limit": limit})
+    ]
     if not calls:
         return []
     function_ids = {call.function_id for call in calls}
