@@ -1,9 +1,11 @@
 """The dispatcher's claim of queued calls, on SQLite and PostgreSQL (there in one statement):
 the oldest runnable calls, each with its function and session, marked running; on PostgreSQL a
-call another transaction holds is skipped, not waited for."""
+call another transaction holds is skipped, not waited for. A call's end on PostgreSQL tells
+other processes in the statement that records it."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,9 +13,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from fnhost.lifecycle import CallState, FunctionStatus
+from fnhost.lifecycle import CallEnd, CallState, FunctionStatus
 from fnhost.store import calls as calls_store
 from fnhost.store import functions as functions_store
+from fnhost.store import notifications as notifications_store
 from fnhost.store import sessions as sessions_store
 from fnhost.store.engine import Database, Tx
 from tests.postgres import fresh_database
@@ -143,3 +146,41 @@ async def test_claim_on_postgres_skips_calls_another_transaction_holds(
             assert [each.call.id for each in claimed] == [second, third]
     finally:
         await other.close()
+
+
+async def test_end_on_postgres_tells_other_processes_of_the_call_it_ended(
+    postgres_db: Database,
+) -> None:
+    db = postgres_db
+    _, _, (first, second, _) = await _setup(db)
+    await db.run_write(lambda tx: calls_store.claim_queued(tx, limit=2, claimant="d1"))
+    heard: asyncio.Queue[str] = asyncio.Queue()
+    listener = await asyncpg.connect(db.url.replace("+asyncpg", ""))
+    await listener.add_listener(
+        notifications_store.CHANNEL, lambda *args: heard.put_nowait(args[-1])
+    )
+    told = notifications_store.EachTold("origin calls_ended ", " completed:5")
+    completed = CallEnd(CallState.COMPLETED, 5, response="{}")
+    try:
+        # The first end wins; a dispatcher that no longer holds the call ends nothing.
+        for call_id, claimant, ends in (
+            (first, "d1", True),
+            (first, "d1", False),
+            (second, "d2", False),
+            (second, None, True),
+        ):
+            ended = await db.run_write(
+                lambda tx, call_id=call_id, claimant=claimant: calls_store.end(
+                    tx, call_ids=[call_id], ended=completed, claimant=claimant, told=told
+                )
+            )
+            assert [call.id for call in ended] == ([call_id] if ends else [])
+
+        payloads = [await asyncio.wait_for(heard.get(), 5) for _ in range(2)]
+        assert payloads == [
+            f"origin calls_ended {call_id} completed:5" for call_id in (first, second)
+        ]
+        await asyncio.sleep(0.2)
+        assert heard.empty()  # nothing told of the ends that ended nothing
+    finally:
+        await listener.close()
