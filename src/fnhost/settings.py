@@ -48,6 +48,19 @@ class ServerSettings(_Group):
         description="Longest a write waits for another process holding the SQLite write lock "
         "before it fails.",
     )
+    database_pool_size: int = Field(
+        10,
+        ge=1,
+        description="PostgreSQL: connections each process keeps open for its units of work; "
+        "bursts open up to twice as many more, closed once given back.",
+    )
+    database_ping_idle_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="PostgreSQL: a pooled connection unused for longer is pinged before use "
+        "(one closed is always replaced, and a unit of work that meets a dead connection runs "
+        "again once on a fresh one); 0 pings at every use.",
+    )
     public_url: str | None = Field(
         None,
         description="Base URL functions use to reach this server (their `client`). "

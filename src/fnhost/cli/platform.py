@@ -85,6 +85,8 @@ async def open_platform(
     db = Database(
         settings.database_url,
         sqlite_lock_wait_seconds=settings.server.sqlite_lock_wait_seconds,
+        pool_size=settings.server.database_pool_size,
+        ping_idle_seconds=settings.server.database_ping_idle_seconds,
     )
     try:
         await db.migrate()

@@ -55,8 +55,11 @@ def end_in(
 ) -> Ended:
     """End, inside a unit of work, those of `call_ids` that have not ended (with `claimant`:
     only the call that dispatcher still holds); `announce` the result once the unit committed."""
-    ended = Ended(calls_store.end(tx, call_ids=call_ids, ended=end, claimant=claimant), end)
-    if ended.calls:
+    # Every call's own end is one call: the statement ending it also tells the others.
+    told = notifier.telling_each(Change.CALLS_ENDED, told_end(end)) if len(call_ids) == 1 else None
+    calls = calls_store.end(tx, call_ids=call_ids, ended=end, claimant=claimant, told=told)
+    ended = Ended(calls, end)
+    if ended.calls and told is None:
         notifier.tell_others(tx, Change.CALLS_ENDED, ended.call_ids, told_end(end))
     return ended
 

@@ -65,7 +65,7 @@ def payloads(origin: str, change: Change, ids: Sequence[int], detail: str = "") 
     """The notifications telling of `change` (of the things `ids`, with `detail`, which holds no
     space) from `origin`: as few as the database's limit on a payload allows ("origin change
     id,id,... detail")."""
-    head, tail = f"{origin} {change} ", f" {detail}" if detail else ""
+    head, tail = _head_and_tail(origin, change, detail)
     found: list[str] = []
     chunk: list[str] = []
     size = len(head) + len(tail)
@@ -78,6 +78,11 @@ def payloads(origin: str, change: Change, ids: Sequence[int], detail: str = "") 
     if chunk or not ids:
         found.append(head + ",".join(chunk) + tail)
     return found
+
+
+def _head_and_tail(origin: str, change: Change, detail: str) -> tuple[str, str]:
+    """What a payload says around its ids."""
+    return f"{origin} {change} ", f" {detail}" if detail else ""
 
 
 class Notifier:
@@ -117,6 +122,14 @@ class Notifier:
             return
         for payload in payloads(self.origin, change, ids, detail):
             notifications_store.notify(tx, payload=payload)
+
+    def telling_each(self, change: Change, detail: str = "") -> notifications_store.EachTold | None:
+        """How a statement of the store tells other processes of `change` (with `detail`) of
+        each thing it returns, by itself, as `tell_others` would of one; None where nobody
+        listens."""
+        if not self._shared:
+            return None
+        return notifications_store.EachTold(*_head_and_tail(self.origin, change, detail))
 
     def heard(self, payload: str) -> Heard | None:
         """A notification from the database: the change another process made (its parts are

@@ -8,7 +8,9 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Row,
+    Select,
     String,
+    Update,
     bindparam,
     delete,
     func,
@@ -20,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from fnhost.lifecycle import CallEnd, CallState, FunctionStatus
+from fnhost.store import notifications as notifications_store
 from fnhost.store.engine import Tx
 from fnhost.store.functions import FUNCTIONS, FunctionRecord, function_record
 from fnhost.store.queries import Between, within
@@ -134,6 +137,17 @@ _END_MANY = (
 # A dispatcher's end of a call it runs: only while the call is still its own (a dispatcher that
 # took over since decides instead).
 _END_OWN = _END_ONE.where(CALLS.c.claimed_by == bindparam("claimant"))
+
+
+def _telling(statement: Update) -> Select[Any]:
+    """`statement` (an UPDATE returning `_ENDED`) that also notifies of each row it returns
+    (notifications.EachTold), in the same statement: PostgreSQL only."""
+    ended = statement.cte("ended")
+    return select(*ended.c, notifications_store.told_each(ended.c.id))
+
+
+_END_ONE_TOLD = _telling(_END_ONE)
+_END_OWN_TOLD = _telling(_END_OWN)
 _HAND_OVER = (
     update(CALLS)
     .where(
@@ -261,19 +275,64 @@ def list_where(
     return [_call(row) for row in tx.execute(statement, params)]
 
 
+_RUNNABLE = (
+    select(CALLS.c.id)
+    .join(FUNCTIONS, FUNCTIONS.c.id == CALLS.c.function_id)
+    .where(CALLS.c.state == CallState.QUEUED, FUNCTIONS.c.status == FunctionStatus.READY)
+    .order_by(CALLS.c.id)
+    .limit(bindparam("limit"))
+)
+
+
+def _claim_statement() -> Select[Any]:
+    """PostgreSQL's claim, one statement: lock up to `limit` runnable calls that no other
+    transaction holds (SKIP LOCKED: dispatchers never wait for each other), mark them running,
+    and return each with its function's and its session's columns (prefixed c_, f_, s_)."""
+    runnable = _RUNNABLE.with_for_update(of=CALLS, skip_locked=True).scalar_subquery()
+    claimed = (
+        update(CALLS)
+        .where(CALLS.c.id.in_(runnable))
+        .values(state=CallState.RUNNING, claimed_by=bindparam("claimant"))
+        .returning(*CALLS.c)
+        .cte("claimed")
+    )
+    return (
+        select(
+            *(column.label(f"c_{column.name}") for column in claimed.c),
+            *(column.label(f"f_{column.name}") for column in FUNCTIONS.c),
+            *(column.label(f"s_{column.name}") for column in SESSIONS.c),
+        )
+        .join_from(claimed, FUNCTIONS, FUNCTIONS.c.id == claimed.c.function_id)
+        .outerjoin(SESSIONS, SESSIONS.c.id == claimed.c.session_id)
+        .order_by(claimed.c.id)
+    )
+
+
+_CLAIM = _claim_statement()
+
+
+def _claimed(row: Row[Any]) -> Claimed:
+    columns = row._mapping
+    call = {column.name: columns[f"c_{column.name}"] for column in CALLS.c}
+    function = {column.name: columns[f"f_{column.name}"] for column in FUNCTIONS.c}
+    session = {column.name: columns[f"s_{column.name}"] for column in SESSIONS.c}
+    return Claimed(
+        call=CallRecord(**{**call, "state": CallState(call["state"])}),
+        function=FunctionRecord(**{**function, "status": FunctionStatus(function["status"])}),
+        session=SessionRecord(**session) if session["id"] is not None else None,
+    )
+
+
 def claim_queued(tx: Tx, *, limit: int, claimant: str) -> list[Claimed]:
     """Mark up to `limit` queued calls of Ready functions as running, oldest first; each with
     its function and its session."""
-    query = (
-        select(CALLS)
-        .join(FUNCTIONS, FUNCTIONS.c.id == CALLS.c.function_id)
-        .where(CALLS.c.state == CallState.QUEUED, FUNCTIONS.c.status == FunctionStatus.READY)
-        .order_by(CALLS.c.id)
-        .limit(limit)
-    )
     if tx.dialect.name == "postgresql":
-        query = query.with_for_update(of=CALLS, skip_locked=True)
-    calls = [_call(row) for row in tx.execute(query)]
+        return [_claimed(row) for row in tx.execute(_CLAIM, {"limit": limit, "claimant": claimant})]
+    # SQLite: the writer holds the database's write lock (BEGIN IMMEDIATE); its statements cost
+    # microseconds, and it has no UPDATE in a WITH.
+    calls = [
+        _call(row) for row in tx.execute(_RUNNABLE.with_only_columns(*CALLS.c), {"limit": limit})
+    ]
     if not calls:
         return []
     function_ids = {call.function_id for call in calls}
@@ -326,28 +385,39 @@ def queued_of_failed_functions(tx: Tx) -> list[tuple[FunctionRecord, list[int]]]
 
 
 def end(
-    tx: Tx, *, call_ids: Sequence[int], ended: CallEnd, claimant: str | None = None
+    tx: Tx,
+    *,
+    call_ids: Sequence[int],
+    ended: CallEnd,
+    claimant: str | None = None,
+    told: notifications_store.EachTold | None = None,
 ) -> list[EndedCall]:
     """End the calls among `call_ids` that have not ended (queued or running) as `ended` says;
     returns those it ended. A call ends once: whoever ends it first decides how. With
-    `claimant`, only a call that dispatcher still holds (one call)."""
+    `claimant`, only a call that dispatcher still holds (one call). With `told` (PostgreSQL, one
+    call), the same statement notifies other processes of the call it ended."""
     params = {
         "ended_state": ended.state,
         "ended_time": ended.end_time,
         "ended_response": ended.response,
         "ended_message": ended.error_message,
         "ended_trace": ended.error_trace,
+        **(told.params if told is not None else {}),
     }
     if claimant is not None:
         (call_id,) = call_ids
-        rows = tx.execute(_END_OWN, {**params, "call_id": call_id, "claimant": claimant})
+        statement = _END_OWN if told is None else _END_OWN_TOLD
+        rows = tx.execute(statement, {**params, "call_id": call_id, "claimant": claimant})
     elif len(call_ids) == 1:  # the common case, every call's end: a statement without expansion
-        rows = tx.execute(_END_ONE, {**params, "call_id": call_ids[0]})
+        statement = _END_ONE if told is None else _END_ONE_TOLD
+        rows = tx.execute(statement, {**params, "call_id": call_ids[0]})
     elif call_ids:
+        if told is not None:
+            raise ValueError("calls' ends tell other processes by themselves one at a time")
         rows = tx.execute(_END_MANY, {**params, "call_ids": list(call_ids)})
     else:
         return []
-    return [EndedCall(*row) for row in rows]
+    return [EndedCall(row.id, row.project, row.function_id) for row in rows]
 
 
 def ends_of(tx: Tx, *, call_ids: Sequence[int]) -> dict[int, CallEnd]:

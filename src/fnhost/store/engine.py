@@ -6,7 +6,8 @@ functions, run by `run_read` or `run_write`. The services write units; only the 
 functions look inside the transaction. SQLite is a library in this process: a statement costs
 microseconds, so a unit of work runs on the loop's thread directly, on a synchronous engine,
 skipping the asyncio adaptation (greenlet switches, awaitable cursors) that costs three times the
-statement. On PostgreSQL the same unit of work runs through the async engine with `run_sync`.
+statement. On PostgreSQL the same unit of work runs through the async engine with `run_sync`, in
+as few round trips as it can be (store/postgres.py).
 """
 
 import asyncio
@@ -19,9 +20,9 @@ from typing import TypeAlias, TypeVar
 
 from alembic import command
 from sqlalchemy import Connection, Engine
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from fnhost.store import migrate
+from fnhost.store.postgres import Postgres
 from fnhost.store.sqlite import (
     FIRST_RETRY_SECONDS,
     LONGEST_RETRY_SECONDS,
@@ -82,13 +83,21 @@ class _LoopConnection:
 class Database:
     """Units of work for reading and for writing, on SQLite or PostgreSQL."""
 
-    def __init__(self, url: str, *, sqlite_lock_wait_seconds: float) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        sqlite_lock_wait_seconds: float,
+        pool_size: int,
+        ping_idle_seconds: float,
+    ) -> None:
+        """`pool_size` and `ping_idle_seconds` are PostgreSQL's (store/postgres.py)."""
         self.url = url
         self._lock_wait_seconds = sqlite_lock_wait_seconds
         # SQLite: a reader and a writer connection, each kept open for the units run on the loop.
         self._sqlite: tuple[_LoopConnection, _LoopConnection] | None = None
-        # PostgreSQL: the async engine the units run on, through `run_sync`.
-        self._engine: AsyncEngine | None = None
+        # PostgreSQL: a pool of the async engine, the units run on it through `run_sync`.
+        self._postgres: Postgres | None = None
         if url.startswith("sqlite"):
             enable_wal(url, lock_wait_seconds=sqlite_lock_wait_seconds)
             self._sqlite = (
@@ -96,9 +105,7 @@ class Database:
                 _LoopConnection(sqlite_engine(url, writer=True)),
             )
         else:
-            self._engine = create_async_engine(
-                url, pool_size=10, max_overflow=20, pool_pre_ping=True
-            )
+            self._postgres = Postgres(url, pool_size=pool_size, ping_idle_seconds=ping_idle_seconds)
         # SQLite has one writer at a time. Waiting for it in this process is a queue; retrying
         # BEGIN IMMEDIATE with sleeps collapses throughput under concurrent requests. Only
         # writers in other processes are met by the retries.
@@ -136,24 +143,27 @@ class Database:
         )
 
     async def run_read(self, work: Callable[[Tx], T]) -> T:
-        """`work`'s result, run in a read transaction (a snapshot on SQLite)."""
+        """`work`'s result, run in a read transaction: a snapshot on SQLite; on PostgreSQL each
+        statement sees the data as of its own start (READ COMMITTED, in autocommit).
+
+        `work` only reads: no writes, no row locks (those are `run_write`'s).
+        """
         if self._sqlite is not None:
             with self._sqlite[0].transaction() as connection:
                 return work(connection)
-        assert self._engine is not None
-        async with self._engine.begin() as connection:
-            return await connection.run_sync(work)
+        assert self._postgres is not None
+        return await self._postgres.run_read(work)
 
     async def run_write(self, work: Callable[[Tx], T]) -> T:
         """`work`'s result, run in a write transaction: committed, or rolled back if it raises.
 
-        `work` must not block nor wait; on SQLite it may run again from the start when another
-        process held the write lock when it began.
+        `work` must not block nor wait, and may run again from the start: on SQLite when another
+        process held the write lock when it began, on PostgreSQL when its connection was lost
+        before the commit.
         """
-        if self._sqlite is None:
-            assert self._engine is not None
-            async with self._engine.begin() as connection:
-                return await connection.run_sync(work)
+        if self._postgres is not None:
+            return await self._postgres.run_write(work)
+        assert self._sqlite is not None
         async with self._write_turn:
             deadline = time.monotonic() + self._lock_wait_seconds
             delay = FIRST_RETRY_SECONDS
@@ -169,8 +179,8 @@ class Database:
                 delay = min(delay * 2, LONGEST_RETRY_SECONDS)
 
     async def dispose(self) -> None:
-        if self._engine is not None:
-            await self._engine.dispose()
+        if self._postgres is not None:
+            await self._postgres.dispose()
         if self._sqlite is not None:
             for connection in self._sqlite:
                 connection.close()

@@ -5,8 +5,10 @@ process's own."""
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import ColumnElement, String, bindparam, cast, func, select
 
 from fnhost import timings
 from fnhost.store.dedicated import LOST, Dedicated
@@ -24,6 +26,30 @@ _NOTIFY = select(func.pg_notify(CHANNEL, bindparam("payload")))
 def notify(tx: Tx, *, payload: str) -> None:
     """Tell every listening process `payload` when this transaction commits."""
     tx.execute(_NOTIFY, {"payload": payload})
+
+
+@dataclass(frozen=True, slots=True)
+class EachTold:
+    """A notification for each row a statement returns, sent by that statement itself (no
+    round trip of its own): `head`, the row's id, `tail`."""
+
+    head: str
+    tail: str
+
+    @property
+    def params(self) -> dict[str, str]:
+        """The values of `told_each`'s parameters."""
+        return {"told_head": self.head, "told_tail": self.tail}
+
+
+def told_each(id_column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The column that sends an `EachTold` notification of its row, given its parameters."""
+    payload = (
+        bindparam("told_head", type_=String)
+        + cast(id_column, String)
+        + bindparam("told_tail", type_=String)
+    )
+    return func.pg_notify(CHANNEL, payload)
 
 
 class Listener:

@@ -42,7 +42,7 @@ def _ids(path: Path, table: str) -> list[int]:
 
 
 async def _migrate(path: Path) -> None:
-    db = Database(f"sqlite:///{path}", sqlite_lock_wait_seconds=5)
+    db = Database(f"sqlite:///{path}", sqlite_lock_wait_seconds=5, pool_size=1, ping_idle_seconds=5)
     try:
         await db.migrate()
     finally:

@@ -19,7 +19,9 @@ from fnhost.store.engine import Database
 async def _database(
     path: Path, *, url_prefix: str = "sqlite", wait: float = 30
 ) -> AsyncIterator[Database]:
-    db = Database(f"{url_prefix}:///{path}", sqlite_lock_wait_seconds=wait)
+    db = Database(
+        f"{url_prefix}:///{path}", sqlite_lock_wait_seconds=wait, pool_size=1, ping_idle_seconds=5
+    )
 
     def create(connection: Connection) -> None:
         connection.execute(text("CREATE TABLE IF NOT EXISTS counter (n INTEGER)"))

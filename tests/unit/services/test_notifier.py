@@ -57,3 +57,16 @@ def test_its_own_notifications_and_foreign_ones_are_ignored() -> None:
     assert notifier.heard("something else entirely") is None
     assert notifier.heard(payloads(own, Change.FUNCTION_CREATED, [1])[0]) is not None
     assert builder.woken == 1
+
+
+def test_a_statement_telling_of_each_row_says_what_tell_others_would_of_one() -> None:
+    shared = Notifier(shared=True)
+    told = shared.telling_each(Change.CALLS_ENDED, "completed:1800000000000")
+
+    assert told is not None
+    (one,) = payloads(shared.origin, Change.CALLS_ENDED, [42], "completed:1800000000000")
+    assert told.head + "42" + told.tail == one
+    failed = shared.telling_each(Change.CALLS_ENDED)
+    assert failed is not None
+    assert failed.head + "42" + failed.tail == payloads(shared.origin, Change.CALLS_ENDED, [42])[0]
+    assert Notifier().telling_each(Change.CALLS_ENDED) is None  # nobody listens: SQLite
