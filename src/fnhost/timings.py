@@ -53,6 +53,11 @@ RAY_FENCE_SECONDS = 0.5
 RAY_NODES_MAX_AGE_SECONDS = 1.0
 # How often an instance that Ray reports unreachable (not yet dead) is asked again.
 RAY_UNREACHABLE_RETRY_SECONDS = 0.5
+# When an instance's worker dies, how long its node is watched before the call is said to have
+# lost only its worker: the worker of a killed node dies at once, while Ray declares the node
+# dead only after its failed health checks (about 3 s with the settings the README gives the
+# head). A worker that really died alone is reported this much later.
+RAY_NODE_DEATH_WAIT_SECONDS = 5.0
 # How long a retiring instance may take to stop its zygote before its actor is killed.
 RAY_INSTANCE_STOP_SECONDS = 5.0
 

@@ -361,13 +361,16 @@ class RayExecutor:
 
     async def _lost(self, node: str) -> str:
         """Why a call's instance is gone: its node, or only its worker process."""
-        if not await self._node_alive(node):
-            self._forget_node(node)
-            return f"The node running this call was lost (Ray node {node}); the call was not re-run"
-        return (
-            f"The instance running this call was lost (its Ray worker on node {node} died); "
-            "the call was not re-run"
-        )
+        deadline = time.monotonic() + timings.RAY_NODE_DEATH_WAIT_SECONDS
+        while await self._node_alive(node):
+            if time.monotonic() >= deadline:
+                return (
+                    f"The instance running this call was lost (its Ray worker on node {node} "
+                    "died); the call was not re-run"
+                )
+            await asyncio.sleep(timings.RAY_UNREACHABLE_RETRY_SECONDS)
+        self._forget_node(node)
+        return f"The node running this call was lost (Ray node {node}); the call was not re-run"
 
     async def _node_alive(self, node: str) -> bool:
         await self._refresh_nodes()
