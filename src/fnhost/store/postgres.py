@@ -86,12 +86,10 @@ def _check_at_checkout(engine: AsyncEngine, *, ping_idle_seconds: float) -> None
     `ping_idle_seconds` and does not answer a ping (the pool opens another in its place)."""
     sync_engine = engine.sync_engine
 
+    # A connection is idle from when it is opened or given back.
     @event.listens_for(sync_engine, "connect")
-    def _opened(_dbapi_connection: Any, entry: ConnectionPoolEntry) -> None:
-        entry.info[_IDLE_SINCE] = time.monotonic()
-
     @event.listens_for(sync_engine, "checkin")
-    def _given_back(_dbapi_connection: Any, entry: ConnectionPoolEntry) -> None:
+    def _idle_from_now(_dbapi_connection: Any, entry: ConnectionPoolEntry) -> None:
         entry.info[_IDLE_SINCE] = time.monotonic()
 
     @event.listens_for(sync_engine, "checkout")
