@@ -63,9 +63,13 @@ RAY_INSTANCE_STOP_SECONDS = 5.0
 
 # PostgreSQL's dedicated connections (LISTEN, the dispatchers' lock): how often each is
 # checked, how long a check may take before the connection counts as gone, and how soon a
-# lost one is opened again.
+# lost one is opened again. The lock's holder gives up at most 1 + 5 = 6 s after its last
+# answered check, before the server (keepalives: about 11 s of silence, store/dedicated.py)
+# releases the lock to a standby; 5 s, not less, because a loaded machine (a busy dispatcher,
+# a busy database) can take seconds to answer, and a holder that gives up on a slow answer
+# hands over dispatching for nothing.
 CONNECTION_CHECK_SECONDS = 1.0
-CONNECTION_CHECK_TIMEOUT_SECONDS = 2.0
+CONNECTION_CHECK_TIMEOUT_SECONDS = 5.0
 CONNECTION_RETRY_SECONDS = 1.0
 # A standby dispatcher tries to become the active one this often; one that lost the lock (its
 # connection failed) waits this long before it stands by again, so a healthy one takes over.

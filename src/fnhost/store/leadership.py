@@ -4,7 +4,7 @@ connection of its own held for as long as it is active.
 The server releases the lock when that connection ends: at once when the process dies (its
 socket closes), within about 11 s when the process is cut off (TCP keepalives, store/
 dedicated.py). The holder checks the connection every second and gives up dispatching as soon as
-a check fails or takes over 2 s, so a dispatcher cut off from the database has stopped before
+a check fails or takes over 5 s, so a dispatcher cut off from the database has stopped before
 another one can take the lock: there are never two active dispatchers.
 """
 
