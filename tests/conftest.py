@@ -122,3 +122,34 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
+
+
+# Tests of an xdist_group that pytest-xdist could not keep on one worker.
+UNGROUPED = pytest.StashKey[set[str]]()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Note the tests that `--dist loadgroup` cannot keep with their xdist_group.
+
+    pytest-xdist groups tests by suffixing their node ids on each worker; where a pytest
+    release keeps ids elsewhere (9.2 with xdist 3.8) the suffix is silently lost, and every
+    worker starts its own Ray cluster at once: a slow suite that fails under its own load.
+    """
+    if getattr(config.option, "loadgroup", False):
+        config.stash[UNGROUPED] = {
+            item.nodeid
+            for item in items
+            if item.get_closest_marker("xdist_group") and "@" not in item.nodeid
+        }
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Fail, before their fixtures start anything, the tests pytest-xdist could not group."""
+    if item.nodeid in item.config.stash.get(UNGROUPED, set()):
+        pytest.fail(
+            "pytest-xdist could not keep this test with its xdist_group: this pytest and "
+            "pytest-xdist do not work together (see pyproject.toml)",
+            pytrace=False,
+        )
