@@ -28,7 +28,9 @@ from tests.identity_provider import Client, IdentityProvider
 from tests.servers import ADMIN_TOKEN, RunningServer
 from tests.upstream_cdf import Seen, UpstreamCdf
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+# One worker for the module (`--dist loadgroup`): one server, one upstream, and the schedule's
+# tick running while the other tests do.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300), pytest.mark.xdist_group("gateway")]
 
 PROJECT = "demo"
 AUDIENCE = "https://cdf.example"
