@@ -113,9 +113,11 @@ def scenarios(
             start("single", root / "single", {})
             # Two `fnhost serve` processes on one data directory: one SQLite database, one log.
             start("sqlite pair", root / "sqlite", {})
-            # Two replicas on one PostgreSQL database, on data directories of their own.
-            for n in range(2):
-                start("postgres pair", root / f"postgres{n}", {"FNHOST_DATABASE_URL": postgres_url})
+            # Two processes on one data directory and one PostgreSQL database (one machine's
+            # processes share its data directory: the code each runs is unpacked there).
+            postgres = {"FNHOST_DATABASE_URL": postgres_url}
+            for _ in range(2):
+                start("postgres pair", root / "postgres", postgres)
             start("restarts", root / "restarts", {})
             functions = {
                 name: deploy(
