@@ -52,7 +52,7 @@ class ServerSettings(_Group):
         10,
         ge=1,
         description="PostgreSQL: connections each process keeps open for its units of work; "
-        "bursts open up to twice as many more, closed once given back.",
+        "a unit of work finding them all busy waits for one.",
     )
     database_ping_idle_seconds: float = Field(
         5.0,

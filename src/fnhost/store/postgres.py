@@ -38,11 +38,13 @@ class Postgres:
     """Units of work on a pool of PostgreSQL connections (asyncpg)."""
 
     def __init__(self, url: str, *, pool_size: int, ping_idle_seconds: float) -> None:
-        """`pool_size` connections stay open; bursts open up to twice as many more, closed
-        when given back."""
-        self._engine: AsyncEngine = create_async_engine(
-            url, pool_size=pool_size, max_overflow=2 * pool_size
-        )
+        """`pool_size` connections, opened as needed and kept open; a unit of work finding
+        them all busy waits for one. No overflow: connections opened for a burst and closed
+        when given back cost a PostgreSQL backend, a TLS handshake and their prepared
+        statements each time (scaled out, 16 clients: 108-135 connections opened in 12 s,
+        and per call 44% more CPU in PostgreSQL and 22% more in the API replica than with
+        none)."""
+        self._engine: AsyncEngine = create_async_engine(url, pool_size=pool_size, max_overflow=0)
         self._autocommit = self._engine.execution_options(isolation_level="AUTOCOMMIT")
         _check_at_checkout(self._engine, ping_idle_seconds=ping_idle_seconds)
 

@@ -1,5 +1,6 @@
 """PostgreSQL units of work: no ping before each, reads without a transaction, and a unit whose
-connection dies before its commit run again once on a fresh connection."""
+connection dies before its commit run again once on a fresh connection; a pool that never
+grows past its size."""
 
 from __future__ import annotations
 
@@ -125,3 +126,17 @@ async def test_reads_run_without_a_transaction_and_writes_in_one(db: Database) -
 
     assert await db.run_read(each_statement_on_its_own)
     assert not await db.run_write(each_statement_on_its_own)
+
+
+async def test_a_burst_wider_than_the_pool_waits_for_its_connections(db: Database) -> None:
+    # Ten units at once on a pool of two: each runs, on one of the pool's two connections (a
+    # connection opened for the burst would cost a backend, a handshake and its statements).
+    def unit(tx: Connection) -> int:
+        tx.execute(text("SELECT pg_sleep(0.05)"))
+        _insert(tx)
+        return int(tx.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+    backends = await asyncio.gather(*(db.run_write(unit) for _ in range(10)))
+
+    assert len(set(backends)) <= 2
+    assert await db.run_read(_count) == 10
