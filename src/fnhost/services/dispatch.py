@@ -263,7 +263,8 @@ async def hand_over(
     unit = partial(
         calls_store.hand_over, call_id=call_id, claimant=claimant, instance=instance, node=node
     )
-    if not await platform.db.run_write(unit):
+    # One statement, setting the same values if run again.
+    if not await platform.db.run_statement(unit):
         raise Superseded(call_id)
     logger.debug(
         "call %d handed to instance %s on node %s",

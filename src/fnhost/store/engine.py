@@ -154,6 +154,18 @@ class Database:
         assert self._postgres is not None
         return await self._postgres.run_read(work)
 
+    async def run_statement(self, work: Callable[[Tx], T]) -> T:
+        """`work`'s result, where `work` writes with one statement: on PostgreSQL that statement
+        is its own transaction (autocommit: no BEGIN and COMMIT round trips); on SQLite it runs
+        as `run_write` runs it.
+
+        The statement must be idempotent: on PostgreSQL it runs again when its connection is
+        lost under it, whether or not its first run committed.
+        """
+        if self._postgres is not None:
+            return await self._postgres.run_statement(work)
+        return await self.run_write(work)
+
     async def run_write(self, work: Callable[[Tx], T]) -> T:
         """`work`'s result, run in a write transaction: committed, or rolled back if it raises.
 

@@ -51,6 +51,10 @@ class Postgres:
     async def run_read(self, work: Callable[[Connection], T]) -> T:
         return await self._run(self._autocommit, work, commit=False)
 
+    async def run_statement(self, work: Callable[[Connection], T]) -> T:
+        """One statement, in autocommit: its own transaction."""
+        return await self._run(self._autocommit, work, commit=False)
+
     async def run_write(self, work: Callable[[Connection], T]) -> T:
         return await self._run(self._engine, work, commit=True)
 

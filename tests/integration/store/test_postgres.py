@@ -117,15 +117,20 @@ async def test_connections_closed_while_pooled_are_replaced_before_use(db: Datab
     assert len(runs) == 1  # the dead connection was never handed to the unit
 
 
-async def test_reads_run_without_a_transaction_and_writes_in_one(db: Database) -> None:
-    def each_statement_on_its_own(tx: Connection) -> bool:
-        first, second = (
-            tx.execute(text("SELECT pg_current_xact_id()")).scalar_one() for _ in range(2)
-        )
-        return bool(first != second)
+def _each_statement_on_its_own(tx: Connection) -> bool:
+    first, second = (tx.execute(text("SELECT pg_current_xact_id()")).scalar_one() for _ in range(2))
+    return bool(first != second)
 
-    assert await db.run_read(each_statement_on_its_own)
-    assert not await db.run_write(each_statement_on_its_own)
+
+async def test_reads_run_without_a_transaction_and_writes_in_one(db: Database) -> None:
+    assert await db.run_read(_each_statement_on_its_own)
+    assert not await db.run_write(_each_statement_on_its_own)
+
+
+async def test_a_one_statement_write_is_its_own_transaction(db: Database) -> None:
+    assert await db.run_statement(_each_statement_on_its_own)
+    assert await db.run_statement(_insert) == 1
+    assert await db.run_read(_count) == 1
 
 
 async def test_a_burst_wider_than_the_pool_waits_for_its_connections(db: Database) -> None:
