@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 from cognite.client import ClientConfig, CogniteClient, global_config
 from cognite.client.credentials import Token
 
@@ -27,6 +29,8 @@ global_config.disable_pypi_version_check = True
 
 ADMIN_TOKEN = "fnhost-test-admin-token"
 START_TIMEOUT_SECONDS = 60
+# Ports tried by a server whose port is taken between free_port() and its start.
+PORT_ATTEMPTS = 3
 
 
 def own_uid_base() -> str:
@@ -100,25 +104,58 @@ class RunningServer:
             "FNHOST_ENVIRONMENTS_DIR": str(self.environments_dir),
             **self.env,
         }
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [*self.command, "--port", str(self.port), "--data-dir", str(self.data_dir)],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        for _ in range(PORT_ATTEMPTS):
+            logged = self.log_path.stat().st_size if self.log_path.exists() else 0
+            with self.log_path.open("ab") as log:
+                self.process = subprocess.Popen(
+                    [*self.command, "--port", str(self.port), "--data-dir", str(self.data_dir)],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            if self._ready():
+                return self
+            # The port free_port() chose was taken meanwhile (another worker's server, a Ray
+            # worker): the server exits; it starts again on another port.
+            if "address already in use" not in self.logs()[logged:]:
+                raise RuntimeError(f"fnhost serve exited early:\n{self.logs()}")
+            self.port = free_port()
+        raise RuntimeError(f"fnhost serve found no free port:\n{self.logs()}")
+
+    def _ready(self) -> bool:
+        """True once this server answers on its port; False if it exited first."""
+        assert self.process is not None
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"fnhost serve exited early:\n{self.logs()}")
+                return False
             try:
                 health = httpx.get(f"{self.url}/health", timeout=1, verify=self._verify())
-                if health.status_code == 200:
-                    return self
+                # Whoever answers must be this server, not another process on the same port.
+                if health.status_code == 200 and self._listening():
+                    return True
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
         raise RuntimeError(f"fnhost serve did not start in time:\n{self.logs()}")
+
+    def _listening(self) -> bool:
+        """This server's process (or one it started, behind a wrapper) listens on the port."""
+        assert self.process is not None
+        try:
+            root = psutil.Process(self.process.pid)
+            processes = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return False
+        for process in processes:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                for connection in process.net_connections(kind="tcp"):
+                    if (
+                        connection.status == psutil.CONN_LISTEN
+                        and connection.laddr.port == self.port
+                    ):
+                        return True
+        return False
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         assert self.process is not None
