@@ -152,7 +152,7 @@ class Database:
             with self._sqlite[0].transaction() as connection:
                 return work(connection)
         assert self._postgres is not None
-        return await self._postgres.run_read(work)
+        return await self._postgres.run_autocommit(work)
 
     async def run_statement(self, work: Callable[[Tx], T]) -> T:
         """`work`'s result, where `work` writes with one statement: on PostgreSQL that statement
@@ -163,7 +163,7 @@ class Database:
         lost under it, whether or not its first run committed.
         """
         if self._postgres is not None:
-            return await self._postgres.run_statement(work)
+            return await self._postgres.run_autocommit(work)
         return await self.run_write(work)
 
     async def run_write(self, work: Callable[[Tx], T]) -> T:

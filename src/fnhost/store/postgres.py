@@ -15,6 +15,9 @@ work, so what surrounds the statements is most of the cost:
   here, each statement of a transaction sees the data as of its own start, never a snapshot
   shared with the unit's other statements; a read unit run in autocommit sees exactly the same
   and saves BEGIN and COMMIT. No read unit writes or locks rows (those are write units).
+- **One-statement writes without a transaction** (`Database.run_statement`): a statement is
+  its own transaction in autocommit, so an idempotent one (a call's end, where a call is
+  handed) needs no BEGIN and COMMIT around it.
 """
 
 import logging
@@ -48,11 +51,9 @@ class Postgres:
         self._autocommit = self._engine.execution_options(isolation_level="AUTOCOMMIT")
         _check_at_checkout(self._engine, ping_idle_seconds=ping_idle_seconds)
 
-    async def run_read(self, work: Callable[[Connection], T]) -> T:
-        return await self._run(self._autocommit, work, commit=False)
-
-    async def run_statement(self, work: Callable[[Connection], T]) -> T:
-        """One statement, in autocommit: its own transaction."""
+    async def run_autocommit(self, work: Callable[[Connection], T]) -> T:
+        """`work` without a transaction of its own: each statement is one (reads; a write of
+        one statement)."""
         return await self._run(self._autocommit, work, commit=False)
 
     async def run_write(self, work: Callable[[Connection], T]) -> T:
@@ -61,8 +62,9 @@ class Postgres:
     async def _run(
         self, engine: AsyncEngine, work: Callable[[Connection], T], *, commit: bool
     ) -> T:
-        """`work(connection)` in a transaction (BEGIN is sent with its first statement), run
-        again once on a fresh connection if its connection turns out dead before the commit."""
+        """`work(connection)` on `engine` (in a transaction, BEGIN sent with its first
+        statement, or in autocommit), run again once on a fresh connection if its connection
+        turns out dead before the commit."""
         for last_try in (False, True):
             async with engine.connect() as connection:
                 transaction = await connection.begin()
